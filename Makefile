@@ -1,0 +1,94 @@
+# nuon - Lua client for Nuon's sandbox-runs API.
+#
+#   make deps        install every Debian package the project needs (apt-get)
+#   make             build nuon.core for Lua 5.4 (build/lua5.4/nuon/core.so)
+#   make LUA=luajit  build it for LuaJIT 2.1 (build/luajit/nuon/core.so)
+#   make test        build everything, start the test API server, run all specs
+#   make demo        start the test server with generated data and run the examples
+#   make lint        luacheck + warnings-as-errors C build
+#   make install     install into LUADIR/LIBDIR (LuaRocks' variable names)
+#
+# Variables follow LuaRocks' names so `luarocks make` and packagers can pass
+# LUA_INCDIR, CFLAGS, LIBFLAG, LIBDIR, LUADIR and DESTDIR.
+
+LUA ?= 5.4
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(LUA),luajit)
+  LUA_PC := luajit
+  LUA_BIN := luajit
+  BUILD := build/luajit
+else
+  LUA_PC := lua$(LUA)
+  LUA_BIN := lua$(LUA)
+  BUILD := build/lua$(LUA)
+endif
+
+LUA_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir $(LUA_PC) 2>/dev/null)$(if $(filter luajit,$(LUA)),/luajit-2.1,/lua$(LUA))
+CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
+
+CC ?= cc
+OPTFLAGS ?= -O2 -g
+WARNFLAGS := -std=c99 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wwrite-strings \
+             -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef
+CFLAGS ?= $(OPTFLAGS)
+ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
+              -I$(LUA_INCDIR) $(CURL_CFLAGS)
+LIBFLAG ?= -shared
+LDFLAGS ?=
+
+SRCS := src/core.c src/error.c src/decode.c src/schema.c src/http.c
+HDRS := $(wildcard src/*.h)
+OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+CORE := $(BUILD)/nuon/core.so
+
+PREFIX ?= /usr/local
+LUA_VERSION_DIR := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION_DIR)
+LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION_DIR)
+
+DEBIAN_PACKAGES := build-essential pkg-config ca-certificates openssl curl \
+  lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev \
+  lua-cjson lua-busted lua-check lua-socket lua-ldoc luarocks \
+  nginx libnginx-mod-http-lua lua-resty-core neovim \
+  valgrind clang libclang-rt-14-dev
+
+.PHONY: all build deps test demo lint install clean luajit
+
+all: build
+build: $(CORE)
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE): $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(CURL_LIBS)
+
+luajit:
+	$(MAKE) LUA=luajit build
+
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)
+
+test:
+	$(MAKE) build
+	bash spec/run.sh
+
+demo: build
+	bash examples/demo.sh
+
+lint:
+	luacheck lua spec examples bench
+	$(MAKE) -B build CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint
+
+install: build
+	install -d $(DESTDIR)$(LUADIR)/nuon $(DESTDIR)$(LIBDIR)/nuon
+	install -m 644 lua/nuon/*.lua $(DESTDIR)$(LUADIR)/nuon/
+	install -m 755 $(CORE) $(DESTDIR)$(LIBDIR)/nuon/core.so
+
+clean:
+	rm -rf build

@@ -1,0 +1,112 @@
+/*
+ * core.c - luaopen_nuon_core: the module table of nuon.core.
+ *
+ *   core.VERSION                 "MAJOR.MINOR.PATCH"
+ *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth)
+ *   core.decode_json(text)       value | nil, err  (any JSON; null -> nil)
+ *   core.enums                   enum name -> sequence of allowed values
+ *   core.new_client(opts)        a nuon.client userdata (see http.c)
+ *   core.error_mt                the metatable of error objects
+ *
+ * luaopen may run more than once in one state (busted resets package.loaded):
+ * everything it registers is created once and reused.
+ */
+#include <curl/curl.h>
+
+#include "nuon.h"
+
+#if LUA_VERSION_NUM < 503
+int nuon_isinteger(lua_State *L, int idx) {
+  lua_Number n;
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  n = lua_tonumber(L, idx);
+  return n == (lua_Number)(long long)n && n >= -9007199254740992.0 &&
+         n <= 9007199254740992.0;
+}
+#endif
+
+static int opt_int_field(lua_State *L, int idx, const char *name, int def) {
+  int v = def;
+  lua_getfield(L, idx, name);
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isnumber(L, -1)) luaL_error(L, "bad option '%s' (number expected)", name);
+    v = (int)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static void read_decode_opts(lua_State *L, int idx, nuon_decode_opts *o) {
+  o->strict = 0;
+  o->max_depth = NUON_DEFAULT_MAX_DEPTH;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "strict");
+  o->strict = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  o->max_depth = opt_int_field(L, idx, "max_depth", NUON_DEFAULT_MAX_DEPTH);
+  if (o->max_depth < 1 || o->max_depth > NUON_HARD_MAX_DEPTH)
+    luaL_error(L, "bad option 'max_depth' (1..%d expected)", NUON_HARD_MAX_DEPTH);
+}
+
+/* core.decode(text [, opts]) */
+static int l_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  nuon_decode_opts o;
+  read_decode_opts(L, 2, &o);
+  lua_settop(L, 2);
+  if (nuon_decode_runs(L, s, len, &o)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.decode_json(text [, max_depth]) */
+static int l_decode_json(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  int depth = (int)luaL_optinteger(L, 2, NUON_DEFAULT_MAX_DEPTH);
+  if (depth < 1 || depth > NUON_HARD_MAX_DEPTH)
+    return luaL_argerror(L, 2, "max_depth out of range");
+  lua_settop(L, 2);
+  if (nuon_decode_json(L, s, len, depth)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static const luaL_Reg core_funcs[] = {
+  {"decode", l_decode},
+  {"decode_json", l_decode_json},
+  {"new_client", nuon_http_new_client},
+  {NULL, NULL}
+};
+
+/* libcurl's global state is initialised once per process, never cleaned up:
+ * other libraries in the same host may be using it too. */
+static int curl_ready = 0;
+
+int luaopen_nuon_core(lua_State *L);
+
+__attribute__((visibility("default"))) int luaopen_nuon_core(lua_State *L) {
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return luaL_error(L, "nuon.core: curl_global_init failed");
+    curl_ready = 1;
+  }
+  nuon_decode_open(L);
+  nuon_http_open(L);
+
+  lua_newtable(L);
+  luaL_setfuncs(L, core_funcs, 0);
+  lua_pushliteral(L, NUON_VERSION);
+  lua_setfield(L, -2, "VERSION");
+  nuon_schema_push_enums(L);
+  lua_setfield(L, -2, "enums");
+  nuon_error_open(L);
+  lua_setfield(L, -2, "error_mt");
+  lua_pushstring(L, curl_version());
+  lua_setfield(L, -2, "curl_version");
+  return 1;
+}
