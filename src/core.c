@@ -87,9 +87,7 @@ static const luaL_Reg core_funcs[] = {
  * other libraries in the same host may be using it too. */
 static int curl_ready = 0;
 
-int luaopen_nuon_core(lua_State *L);
-
-__attribute__((visibility("default"))) int luaopen_nuon_core(lua_State *L) {
+int luaopen_nuon_core(lua_State *L) {
   if (!curl_ready) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
       return luaL_error(L, "nuon.core: curl_global_init failed");

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "compat.h"
 
 #define NUON_VERSION "0.1.0"
@@ -24,9 +26,13 @@
 
 #if defined(__GNUC__)
 #define NUON_INTERNAL __attribute__((visibility("hidden")))
+#define NUON_EXPORT __attribute__((visibility("default")))
 #else
 #define NUON_INTERNAL
+#define NUON_EXPORT
 #endif
+
+NUON_EXPORT int luaopen_nuon_core(lua_State *L);
 
 /* ---- error.c: error objects (tables with kind, message, ... and __tostring) */
 
@@ -75,7 +81,96 @@ NUON_INTERNAL void nuon_decode_open(lua_State *L);
 /* Pushes a new table: enum name -> sequence of allowed values. */
 NUON_INTERNAL void nuon_schema_push_enums(lua_State *L);
 
+/* ---- transfer.c: one HTTP transfer's state, outside Lua ------------------- */
+
+
+/*
+ * Everything libcurl's callbacks write goes here; the callbacks never touch
+ * Lua.  The body is malloc'ed memory owned by whoever owns the transfer (a
+ * userdata with __gc), so a Lua error raised later cannot leak it.
+ */
+typedef struct nuon_transfer {
+  char *body;           /* response body, not NUL-terminated */
+  size_t len, cap;
+  size_t max_body;      /* limit enforced while receiving */
+  int too_large;        /* the body (or its Content-Length) exceeded max_body */
+  int oom;              /* allocation failed inside a callback */
+  /* X-Nuon-Page-* and Retry-After, captured from the last header block */
+  int has_next, next;
+  int has_offset, has_limit, has_number;
+  long long offset, limit, number;
+  char retry_after[64];
+  char location[256];
+  char errbuf[CURL_ERROR_SIZE];
+} nuon_transfer;
+
+/* Resets the capture fields (keeps the body's capacity). */
+NUON_INTERNAL void nuon_transfer_reset(nuon_transfer *t);
+/* Frees the body. Safe twice. */
+NUON_INTERNAL void nuon_transfer_free(nuon_transfer *t);
+/* Points the easy handle's write and header callbacks at t. */
+NUON_INTERNAL void nuon_transfer_attach(nuon_transfer *t, CURL *curl);
+/* Seconds to wait according to Retry-After (delta-seconds or an HTTP date),
+ * or -1 when there is none or it cannot be read. */
+NUON_INTERNAL double nuon_transfer_retry_after(const nuon_transfer *t);
+
+/* The outcome of one attempt, as the retry loop sees it. */
+typedef struct nuon_outcome {
+  CURLcode code;   /* CURLE_OK when an HTTP response arrived */
+  long status;     /* HTTP status, 0 when none */
+  int retryable;   /* worth another attempt */
+} nuon_outcome;
+
+/* Classifies a finished attempt. */
+NUON_INTERNAL nuon_outcome nuon_transfer_outcome(const nuon_transfer *t, CURL *curl, CURLcode code);
+/*
+ * Pushes the Lua result of a finished request: the decoded runs (with .page)
+ * and returns 1, or an error object and returns 0.  attempts is reported in
+ * errors.
+ */
+NUON_INTERNAL int nuon_transfer_push_result(lua_State *L, const nuon_transfer *t,
+                                            const nuon_outcome *o, int attempts,
+                                            const nuon_decode_opts *opts);
+
+/* ---- backoff.c: retry delays ---------------------------------------------- */
+
+/* Delay before attempt number `attempt + 1` (attempt >= 1): full jitter over
+ * an exponential ceiling, or Retry-After when given; never above max_backoff. */
+NUON_INTERNAL double nuon_backoff_delay(uint64_t *rng, int attempt, double base,
+                                        double max_backoff, double retry_after);
+NUON_INTERNAL uint64_t nuon_rng_seed(const void *salt);
+NUON_INTERNAL void nuon_sleep(double seconds);
+
 /* ---- http.c: the client userdata ---------------------------------------- */
+
+#define NUON_BACKOFF_BASE 0.25 /* seconds: ceiling of the first retry's jitter */
+
+typedef struct nuon_client {
+  CURL *curl;               /* the easy handle of blocking calls (keep-alive) */
+  CURLM *multi;             /* created on first sandbox_runs_many */
+  struct curl_slist *headers;
+  char *base_url;
+  nuon_transfer t;
+  int retries;
+  double max_backoff;
+  int strict;
+  uint64_t rng;
+} nuon_client;
+
+/* The client at stack index 1 (raises if it is not one). */
+NUON_INTERNAL nuon_client *nuon_check_client(lua_State *L);
+/* Pushes the URL of an install's sandbox runs; a negative limit, offset or
+ * page is left out of the query. */
+NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id,
+                                        size_t n, long long limit, long long offset,
+                                        long long page);
+/* Optional non-negative integer argument, -1 when nil. */
+NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
+
+/* ---- multi.c: many installs at once on libcurl's multi interface ------- */
+
+/* c:sandbox_runs_many(ids, concurrency [, limit, offset, strict]) */
+NUON_INTERNAL int nuon_multi_sandbox_runs_many(lua_State *L);
 
 /* Registers the nuon.client metatable (idempotent). */
 NUON_INTERNAL void nuon_http_open(lua_State *L);

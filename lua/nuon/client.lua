@@ -1,0 +1,212 @@
+--- The client object: one request, pagination and many installs.
+-- @classmod nuon.Client
+local core = require "nuon.core"
+local config = require "nuon.config"
+local filter = require "nuon.filter"
+local time = require "nuon.time"
+
+local type, error, setmetatable, tostring = type, error, setmetatable, tostring
+local floor = math.floor
+
+local Client = {}
+local mt = { __index = Client, __name = "nuon.client" }
+
+local function is_int(v)
+  return type(v) == "number" and v == floor(v) and v > -2^53 and v < 2^53
+end
+
+local function check_install_id(fname, id)
+  if type(id) ~= "string" or id == "" then
+    error(("nuon: %s: install_id must be a non-empty string (got %s)"):format(
+      fname, type(id) == "string" and "an empty string" or type(id)), 3)
+  end
+end
+
+local function check_opts(fname, opts, allowed)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), 3)
+  end
+  for k, v in pairs(opts) do
+    local want = allowed[k]
+    if not want then
+      error(("nuon: %s: unknown option '%s'"):format(fname, tostring(k)), 3)
+    end
+    if want == "count" and not (is_int(v) and v >= 0) then
+      error(("nuon: %s: option '%s' must be a non-negative integer"):format(fname, k), 3)
+    elseif want == "positive" and not (is_int(v) and v > 0) then
+      error(("nuon: %s: option '%s' must be a positive integer"):format(fname, k), 3)
+    elseif want == "boolean" and type(v) ~= "boolean" then
+      error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), 3)
+    elseif want == "table" and type(v) ~= "table" then
+      error(("nuon: %s: option '%s' must be a table"):format(fname, k), 3)
+    end
+  end
+  return opts
+end
+
+--- Creates a client (see `nuon.new`).
+function Client.new(opts)
+  local s = config.resolve(opts)
+  local handle = core.new_client{
+    base_url = s.base_url, token = s.token, org_id = s.org_id,
+    timeout = s.timeout, connect_timeout = s.connect_timeout,
+    retries = s.retries, max_backoff = s.max_backoff, strict = s.strict,
+    verify_tls = s.verify_tls, ca_file = s.ca_file, proxy = s.proxy,
+    user_agent = s.user_agent, max_body = s.max_body,
+  }
+  -- the token stays inside the C handle: nothing here can print it
+  return setmetatable({
+    _core = handle,
+    base_url = s.base_url,
+    org_id = s.org_id,
+    strict = s.strict,
+    page_size = 100,
+  }, mt)
+end
+
+function mt.__tostring(self)
+  if self._core == nil then return "nuon.client (closed)" end
+  return ("nuon.client (%s, org %s)"):format(self.base_url, self.org_id)
+end
+
+--- Frees the connection.  Safe twice; later calls return `nil, err`.
+function Client:close()
+  local h = self._core
+  self._core = nil
+  if h then h:close() end
+end
+mt.__close = Client.close
+
+local closed_err = setmetatable({ kind = "config", message = "the client is closed", retryable = false },
+  core.error_mt)
+
+local RUNS_OPTS = { limit = "count", offset = "count", page = "count", strict = "boolean" }
+
+--- Lists one page of an install's sandbox runs.
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
+-- @return runs (with `.page` and `.warnings`) or nil, err
+function Client:sandbox_runs(install_id, opts)
+  check_install_id("sandbox_runs", install_id)
+  opts = check_opts("sandbox_runs", opts, RUNS_OPTS)
+  local h = self._core
+  if not h then return nil, closed_err end
+  return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict)
+end
+
+local PAGE_OPTS = { page_size = "positive", where = "table", max = "count", strict = "boolean" }
+
+-- A pager over all pages: returns next(), which gives run | nil (done) |
+-- false, err (a page failed).
+local function pager(self, fname, install_id, opts)
+  check_install_id(fname, install_id)
+  opts = check_opts(fname, opts, PAGE_OPTS)
+  local size = opts.page_size or self.page_size
+  local max, strict = opts.max, opts.strict
+  local match, bounds = filter.compile(opts.where)
+  local since = bounds.since
+  local offset, buf, i, last_page = 0, nil, 1, false
+  local seen, yielded, done = {}, 0, false
+  local warnings = {}
+
+  local function next_run()
+    while not done do
+      if max and yielded >= max then done = true break end
+      local run = buf and buf[i]
+      if run ~= nil then
+        i = i + 1
+        local id = run.id
+        if id == nil or not seen[id] then
+          if id ~= nil then seen[id] = true end
+          if since then
+            local t = run.created_at and time.parse(run.created_at)
+            -- newest first: once a run is older than since, so are the rest
+            if t and t < since then done = true break end
+          end
+          if match(run) then
+            yielded = yielded + 1
+            return run
+          end
+        end
+      elseif last_page then
+        done = true
+      else
+        local h = self._core
+        if not h then return false, closed_err end
+        local runs, err = h:sandbox_runs(install_id, size, offset, nil, strict)
+        if not runs then done = true return false, err end
+        local page = runs.page
+        local applied = page.limit or size -- the server clamps the limit
+        offset = (page.offset or offset) + applied
+        if page.next ~= nil then
+          last_page = not page.next
+        else
+          last_page = #runs < applied
+        end
+        local ws = runs.warnings
+        for k = 1, #ws do
+          local w = ws[k]
+          w.offset = page.offset or (offset - applied)
+          warnings[#warnings + 1] = w
+        end
+        buf, i = runs, 1
+      end
+    end
+    return nil
+  end
+  return next_run, warnings
+end
+
+--- Iterates over every run of an install, following pages.  Raises the
+-- error object if a page fails mid-way (wrap the loop in pcall).
+-- @tparam string install_id
+-- @tparam[opt] table opts `page_size` (100), `where` (see nuon.filter), `max`, `strict`
+function Client:each_sandbox_run(install_id, opts)
+  local next_run = pager(self, "each_sandbox_run", install_id, opts)
+  return function()
+    local run, err = next_run()
+    if run == false then error(err, 0) end
+    return run
+  end
+end
+
+--- Collects every run of an install, following pages.
+-- @return a sequence of runs (with `.warnings`, each also naming its page
+-- `offset`) or nil, err
+function Client:all_sandbox_runs(install_id, opts)
+  local next_run, warnings = pager(self, "all_sandbox_runs", install_id, opts)
+  local all, n = {}, 0
+  while true do
+    local run, err = next_run()
+    if run == false then return nil, err end
+    if run == nil then break end
+    n = n + 1
+    all[n] = run
+  end
+  all.warnings = warnings
+  return all
+end
+
+local MANY_OPTS = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }
+
+--- Lists one page of runs for each of many installs, concurrently.
+-- @tparam {string,...} install_ids
+-- @tparam[opt] table opts `concurrency` (8, at most 256), `limit`, `offset`, `strict`
+-- @return results, where `results[id] = { runs = ... }` or `{ err = ... }`; or nil, err
+-- when the client is closed
+function Client:sandbox_runs_many(install_ids, opts)
+  if type(install_ids) ~= "table" then
+    error(("nuon: sandbox_runs_many: install_ids must be a sequence (got %s)"):format(type(install_ids)), 2)
+  end
+  for k = 1, #install_ids do check_install_id("sandbox_runs_many", install_ids[k]) end
+  opts = check_opts("sandbox_runs_many", opts, MANY_OPTS)
+  if opts.concurrency and opts.concurrency > 256 then
+    error("nuon: sandbox_runs_many: option 'concurrency' must be at most 256", 2)
+  end
+  local h = self._core
+  if not h then return nil, closed_err end
+  return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict)
+end
+
+return Client

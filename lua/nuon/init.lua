@@ -1,0 +1,77 @@
+--- nuon: a Lua client for Nuon's sandbox-runs API.
+--
+-- The facade over the C core `nuon.core`: the client constructor, decoding
+-- without the network, filtering, enums and errors.
+--
+--    local nuon = require "nuon"
+--    local client = nuon.new{ token = "...", org_id = "..." }
+--    local runs, err = client:sandbox_runs("inl0123...")
+--
+-- @module nuon
+local core = require "nuon.core"
+local client = require "nuon.client"
+local filter = require "nuon.filter"
+local time = require "nuon.time"
+
+local type, error = type, error
+
+local _M = {
+  --- The version, "MAJOR.MINOR.PATCH" (the rockspec's).
+  VERSION = core.VERSION,
+  _VERSION = "lua-nuon " .. core.VERSION,
+  --- Each enum's allowed values as a sequence, e.g. `nuon.enums.run_type`.
+  enums = core.enums,
+  --- The metatable of error objects (tables with kind, message, ...).
+  error_mt = core.error_mt,
+}
+
+--- Creates a client.  Raises on a missing token or org id, a malformed
+-- base URL or an option of the wrong type.
+-- @tparam[opt] table opts see the README for every option
+-- @treturn nuon.Client
+_M.new = client.new
+
+--- Decodes a sandbox-runs response body, with the same validation and the
+-- same errors as a live call.
+-- @tparam string json the response body
+-- @tparam[opt] table opts `strict` (boolean), `max_depth` (integer)
+-- @return runs (with `.warnings`) or nil, err
+function _M.decode_sandbox_runs(json, opts)
+  if type(json) ~= "string" then
+    error("nuon.decode_sandbox_runs: argument 1 must be a string (got " .. type(json) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("nuon.decode_sandbox_runs: argument 2 must be a table (got " .. type(opts) .. ")", 2)
+  end
+  return core.decode(json, opts)
+end
+
+--- Returns the runs that match `where` (a new sequence).
+-- @tparam table runs a sequence of runs
+-- @tparam table where status, run_type, job_status, since, until, fn
+-- @treturn table
+_M.filter = filter.apply
+
+--- Parses an RFC 3339 timestamp to epoch seconds.
+-- @tparam string s e.g. "2024-12-18T23:58:12.12345Z"
+-- @return number or nil, message
+_M.parse_time = time.parse
+
+--- Makes an error object of the kind the library returns.
+-- @tparam string kind "config", "network", "timeout", "http", "decode" or "validation"
+-- @tparam string message
+-- @tparam[opt] table fields extra fields
+function _M.error(kind, message, fields)
+  local e = { kind = kind, message = message }
+  if fields then
+    for k, v in pairs(fields) do e[k] = v end
+  end
+  return setmetatable(e, core.error_mt)
+end
+
+--- True when `v` is an error object made by nuon.
+function _M.is_error(v)
+  return type(v) == "table" and getmetatable(v) == core.error_mt
+end
+
+return _M
