@@ -3,7 +3,6 @@
 local core = require "nuon.core"
 local config = require "nuon.config"
 local filter = require "nuon.filter"
-local time = require "nuon.time"
 
 local type, error, setmetatable, tostring = type, error, setmetatable, tostring
 local floor = math.floor
@@ -104,7 +103,7 @@ local function pager(self, fname, install_id, opts)
   opts = check_opts(fname, opts, PAGE_OPTS)
   local size = opts.page_size or self.page_size
   local max, strict = opts.max, opts.strict
-  local match, bounds = filter.compile(opts.where)
+  local match, bounds = filter.compile(opts.where, 3)
   local since = bounds.since
   local offset, buf, i, last_page = 0, nil, 1, false
   local seen, yielded, done = {}, 0, false
@@ -120,7 +119,7 @@ local function pager(self, fname, install_id, opts)
         if id == nil or not seen[id] then
           if id ~= nil then seen[id] = true end
           if since then
-            local t = run.created_at and time.parse(run.created_at)
+            local t = filter.created_epoch(run)
             -- newest first: once a run is older than since, so are the rest
             if t and t < since then done = true break end
           end
