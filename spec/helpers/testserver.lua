@@ -1,0 +1,170 @@
+-- Talk to the test API server (spec/server) from specs: Lua 5.4 and LuaJIT,
+-- LuaSocket + cjson.
+--
+--   local ts = require "helpers.testserver"
+--   ts.url, ts.token, ts.org_id
+--   ts.demo[1] = { id = "inldemo25runsmixed00000001", count = 25, flavor = "mixed", seed = 1 }
+--   ts.demo[2] = { id = "inldemo120runsmixed0000002", count = 120, ... seed = 2 }
+--   ts.demo[3] = { id = "inldemo250runsmixed0000003", count = 250, ... seed = 3 }
+--   ts.reset()                                  faults, request log, non-demo installs
+--   ts.install{ id =, count =, flavor =, seed =, bridge =, latency_ms = }
+--   ts.insert(id, n)                            n newer runs on top (later pages shift)
+--   ts.set_body(id, text)                       serve this body verbatim
+--   ts.fault{ install =, times =, status =, body =, headers =, delay =, stall =,
+--             close =, retry_after = }
+--   ts.requests(), ts.clear_requests()         the request log, oldest first
+--   ts.get(path, headers) / ts.raw(bytes)      raw HTTP: { status, headers, body }
+--
+-- The URL comes from $NUON_TEST_URL, else build/server/url (spec/server/start.sh).
+local socket = require "socket"
+local cjson = require "cjson"
+
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec/helpers"
+local root = here .. "/../.."
+if not package.path:find(root .. "/spec/?.lua", 1, true) then
+  package.path = root .. "/spec/?.lua;" .. package.path
+end
+local config = require "server.config"
+
+local ts = {}
+
+local function read_file(path)
+  local fh = io.open(path, "r")
+  if not fh then return nil end
+  local s = fh:read("*a")
+  fh:close()
+  return s
+end
+
+ts.url = os.getenv("NUON_TEST_URL")
+if not ts.url or ts.url == "" then
+  ts.url = (read_file(root .. "/build/server/url") or ""):match("^%s*(.-)%s*$")
+end
+ts.token = config.token
+ts.org_id = config.org_id
+ts.demo = {}
+for i, d in ipairs(config.demo) do
+  ts.demo[i] = { id = d.id, count = d.count, flavor = d.flavor, seed = d.seed }
+end
+
+local host, port = ts.url:match("^http://([^:/]+):(%d+)")
+port = tonumber(port)
+
+---------------------------------------------------------------------------
+-- Raw HTTP/1.1 over one short-lived connection.
+
+local function read_chunked(sock)
+  local parts = {}
+  while true do
+    local line, err = sock:receive("*l")
+    if not line then return nil, err end
+    local size = tonumber(line:match("^%x+"), 16)
+    if not size then return nil, "bad chunk size: " .. line end
+    if size == 0 then
+      repeat line = sock:receive("*l") until not line or line == ""
+      return table.concat(parts)
+    end
+    local data, err2 = sock:receive(size)
+    if not data then return nil, err2 end
+    parts[#parts + 1] = data
+    sock:receive("*l")
+  end
+end
+
+-- Sends `request` (the exact bytes) and reads one response.
+-- Returns { status = n, reason = s, headers = { lowercase = value }, body = s }
+-- or nil, err ("closed" when the server hung up without answering).
+function ts.raw(request, timeout)
+  local sock = socket.tcp()
+  sock:settimeout(timeout or 10)
+  local ok, err = sock:connect(host, port)
+  if not ok then return nil, err end
+  sock:send(request)
+  local line
+  line, err = sock:receive("*l")
+  if not line then
+    sock:close()
+    return nil, err
+  end
+  local res = { headers = {} }
+  res.status, res.reason = line:match("^HTTP/1%.%d (%d+) ?(.*)$")
+  res.status = tonumber(res.status)
+  while true do
+    line, err = sock:receive("*l")
+    if not line then
+      sock:close()
+      return nil, err
+    end
+    if line == "" then break end
+    local k, v = line:match("^([^:]+):%s*(.-)%s*$")
+    k = k:lower()
+    if res.headers[k] then res.headers[k] = res.headers[k] .. ", " .. v else res.headers[k] = v end
+  end
+  local body
+  if request:match("^HEAD ") then
+    body = ""
+  elseif (res.headers["transfer-encoding"] or ""):lower():find("chunked") then
+    body, err = read_chunked(sock)
+  elseif res.headers["content-length"] then
+    body, err = sock:receive(tonumber(res.headers["content-length"]))
+  else
+    body, err = sock:receive("*a")
+  end
+  sock:close()
+  if not body then return nil, err, res end
+  res.body = body
+  return res
+end
+
+-- GET `path` (sent as is) with `headers` (a table, added to Host and
+-- Connection: close). Default headers: the test token and org unless
+-- `headers` is given.
+function ts.request(method, path, headers, body)
+  local lines = { method .. " " .. path .. " HTTP/1.1", "Host: " .. host .. ":" .. port, "Connection: close" }
+  for k, v in pairs(headers or {}) do lines[#lines + 1] = k .. ": " .. v end
+  if body then lines[#lines + 1] = "Content-Length: " .. #body end
+  return ts.raw(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or ""))
+end
+
+function ts.auth_headers(extra)
+  local h = { Authorization = "Bearer " .. ts.token, ["X-Nuon-Org-ID"] = ts.org_id }
+  for k, v in pairs(extra or {}) do h[k] = v end
+  return h
+end
+
+function ts.get(path, headers)
+  return ts.request("GET", path, headers or ts.auth_headers())
+end
+
+---------------------------------------------------------------------------
+-- Control API
+
+local function escape_segment(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+ts.escape_segment = escape_segment
+
+local function control(method, path, body)
+  if type(body) == "table" then body = cjson.encode(body) end
+  local res, err = ts.request(method, "/__nuon/" .. path, { ["Content-Type"] = "application/json" }, body)
+  if not res then error("test server " .. method .. " /__nuon/" .. path .. ": " .. tostring(err), 3) end
+  if res.status ~= 200 then
+    error("test server " .. method .. " /__nuon/" .. path .. ": " .. res.status .. " " .. res.body, 3)
+  end
+  return cjson.decode(res.body)
+end
+ts.control = control
+
+function ts.health() return control("GET", "health") end
+function ts.reset() return control("POST", "reset") end
+function ts.install(spec) return control("POST", "installs", spec) end
+function ts.install_info(id) return control("GET", "installs/" .. escape_segment(id)) end
+function ts.insert(id, n) return control("POST", "installs/" .. escape_segment(id) .. "/insert", { count = n }) end
+function ts.set_body(id, text) return control("POST", "installs/" .. escape_segment(id) .. "/runs", text) end
+function ts.fault(f) return control("POST", "faults", f) end
+function ts.faults() return control("GET", "faults") end
+function ts.clear_faults() return control("DELETE", "faults") end
+function ts.requests() return control("GET", "requests") end
+function ts.clear_requests() return control("DELETE", "requests") end
+
+return ts

@@ -1,0 +1,309 @@
+-- The test API server's request handling (nginx content/log phases).
+--
+-- Reproduces `GET /v1/installs/{install_id}/sandbox-runs` of Nuon's ctl-api the
+-- way its Go middlewares answer (../../../shared/UPSTREAM.md), read from the
+-- nuonco/nuon sources:
+--   auth        services/ctl-api/internal/middlewares/auth/auth.go (+ validate.go)
+--   org         services/ctl-api/internal/middlewares/org/org.go
+--   pagination  services/ctl-api/internal/middlewares/pagination/offset_pagination.go,
+--               internal/pkg/db/plugins/pagination/pagination.go (LIMIT limit+1),
+--               internal/pkg/db/handle_paginated_response.go (X-Nuon-Page-*)
+--   errors      services/ctl-api/internal/middlewares/stderr/{errors,handler}.go
+--   handler     services/ctl-api/internal/app/installs/service/get_install_sandbox_runs.go
+-- Everything under /__nuon/ is the control API (server/control.lua).
+local generator = require "server.generator"
+local config = require "server.config"
+local store = require "server.store"
+local control = require "server.control"
+-- luacheck: globals ngx
+
+local ngx = ngx
+local concat, floor = table.concat, math.floor
+local str = generator.encode_string
+
+local M = {}
+
+local JSON = "application/json; charset=utf-8"
+
+---------------------------------------------------------------------------
+-- Go's URL decoding.
+
+local function hexval(h)
+  return tonumber(h, 16)
+end
+
+-- url.PathUnescape / url.QueryUnescape: nil on a malformed escape.
+local function unescape(s, plus)
+  if plus then s = s:gsub("+", " ") end
+  if not s:find("%", 1, true) then return s end
+  if s:find("%%%x?[^%x]") or s:find("%%%x?$") then return nil end
+  return (s:gsub("%%(%x%x)", function(h) return string.char(hexval(h)) end))
+end
+M.unescape = unescape
+
+-- url.ParseQuery as gin's ctx.Query sees it: pairs split on "&", a pair with a
+-- ";" or a bad escape is dropped, the first value of a key wins.
+local function parse_query(q)
+  local args = {}
+  for pair in q:gmatch("[^&]+") do
+    if not pair:find(";", 1, true) then
+      local k, v = pair:match("^([^=]*)=?(.*)$")
+      k, v = unescape(k, true), unescape(v, true)
+      if k and v and args[k] == nil then args[k] = v end
+    end
+  end
+  return args
+end
+M.parse_query = parse_query
+
+-- strconv.Atoi: optional sign, decimal digits, int64 range. Returns the value
+-- (exact below 2^53) and its canonical decimal text, or nil.
+local function atoi(s)
+  if not s then return nil end
+  local sign, digits = s:match("^([+-]?)(%d+)$")
+  if not digits then return nil end
+  digits = digits:gsub("^0+", "")
+  if digits == "" then return 0, "0" end
+  local max = sign == "-" and "9223372036854775808" or "9223372036854775807"
+  if #digits > 19 or (#digits == 19 and digits > max) then return nil end
+  local n = tonumber(digits)
+  if sign == "-" then return -n, "-" .. digits end
+  return n, digits
+end
+M.atoi = atoi
+
+local function itoa(n)
+  return string.format("%.0f", n)
+end
+
+---------------------------------------------------------------------------
+-- Responses
+
+-- stderr.ErrResponse as today's server writes it (omitzero, struct order).
+local function err_body(e, description, user_error)
+  local parts = {}
+  if e ~= "" then parts[#parts + 1] = '"error":' .. str(e) end
+  if user_error then parts[#parts + 1] = '"user_error":true' end
+  if description ~= "" then parts[#parts + 1] = '"description":' .. str(description) end
+  return "{" .. concat(parts, ",") .. "}"
+end
+M.err_body = err_body
+
+-- Go's net/http sets Content-Length for a body written in one go below its
+-- chunking buffer, and streams chunked above it.
+local function send(status, body, content_type, extra)
+  ngx.status = status
+  ngx.header["Server"] = nil -- Go's net/http sends none
+  ngx.header["Content-Type"] = content_type or JSON
+  if extra and extra.headers then
+    for k, v in pairs(extra.headers) do ngx.header[k] = v end
+  end
+  if extra and extra.retry_after then ngx.header["Retry-After"] = tostring(extra.retry_after) end
+  if extra and extra.stall then
+    -- headers and half the body, then silence: a mid-body timeout for clients
+    ngx.header["Content-Length"] = #body
+    local half = floor(#body / 2)
+    ngx.print(body:sub(1, half))
+    ngx.flush(true)
+    ngx.sleep(extra.stall)
+    ngx.print(body:sub(half + 1))
+    return ngx.exit(ngx.HTTP_OK)
+  end
+  if #body <= 2048 then ngx.header["Content-Length"] = #body end
+  ngx.print(body)
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+local function not_found(extra)
+  return send(404, "404 page not found", "text/plain", extra)
+end
+
+local function fail(status, e, description, extra)
+  return send(status, err_body(e, description, true), JSON, extra)
+end
+
+---------------------------------------------------------------------------
+-- Middlewares
+
+local function first(v)
+  if type(v) == "table" then return v[1] end
+  return v
+end
+
+local function fields(s)
+  local out = {}
+  for w in s:gmatch("%S+") do out[#out + 1] = w end
+  return out
+end
+
+-- What go-jose says about a token that is not one of ours.
+local function jose_error(token)
+  local _, dots = token:gsub("%.", "")
+  if dots ~= 2 then return "go-jose/go-jose: compact JWS format must have three parts" end
+  return "illegal base64 data at input byte 0"
+end
+
+-- auth.go: 401 (stderr.ErrAuthentication) or nil.
+local function authenticate(headers, args, extra)
+  local h = first(headers["authorization"]) or ""
+  local token = ""
+  if h ~= "" then
+    local parts = fields(h)
+    if #parts ~= 2 or parts[1]:lower() ~= "bearer" then
+      return fail(401, "authorization header format must be Bearer {token}",
+        "Please make sure you set the -H Authorization:Bearer token header", extra)
+    end
+    token = parts[2]
+  end
+  if token == "" and (args.token or "") ~= "" then token = args.token end
+  if token == "" then
+    return fail(401, "auth token was empty",
+      "Please make sure you set the -H Authorization:Bearer <token> header or token query param", extra)
+  end
+  if token ~= config.token then
+    return fail(401, "unable to validate token: could not parse the token: " .. jose_error(token),
+      "Please make sure the token is valid, and not expired.", extra)
+  end
+end
+
+-- org.go: 403 (stderr.ErrAuthorization) or nil.
+local function check_org(headers, args, extra)
+  local org = first(headers["x-nuon-org-id"]) or ""
+  if org == "" then org = args.org_id or "" end
+  if org == "" then
+    return fail(403, "org ID was empty", "please retry request with X-Nuon-Org-ID header or org query param", extra)
+  end
+  if org ~= config.org_id then
+    return fail(403, "org " .. org .. " was not found", "please make sure org ID is set properly", extra)
+  end
+end
+
+-- offset_pagination.go
+local function pagination(args)
+  local p = { offset = 0, offset_text = "0", limit = config.default_limit, page = 0 }
+  local n, text = atoi(args.offset)
+  if n then p.offset, p.offset_text = n, text end
+  n = atoi(args.limit)
+  if n then p.limit = n > config.max_limit and config.max_limit or n end
+  n, text = atoi(args.page)
+  if n then p.page, p.page_text = n, text end
+  if p.page > 0 then
+    p.offset = (p.page - 1) * p.limit
+    p.offset_text = itoa(p.offset)
+  end
+  return p
+end
+M.pagination = pagination
+
+---------------------------------------------------------------------------
+-- GET /v1/installs/{install_id}/sandbox-runs
+
+local function sandbox_runs(install_id, args, extra)
+  local p = pagination(args)
+  local runs, custom, spec = store.runs(install_id)
+  if spec and spec.latency_ms then ngx.sleep(spec.latency_ms / 1000) end
+
+  local page, next_page
+  if custom then
+    page, next_page = custom, false
+  else
+    runs = runs or {}
+    -- the DB query: LIMIT limit+1 (none when negative), OFFSET only when > 0
+    local from = p.offset > 0 and p.offset + 1 or 1
+    local to = #runs
+    if p.limit + 1 >= 0 and from + p.limit < to then to = from + p.limit end
+    local got = to >= from and to - from + 1 or 0
+    -- HandlePaginatedResponse: models[:len(models)-1] panics on an empty page
+    -- with a negative limit; the panicker middleware turns that into a 500.
+    if got > p.limit then
+      if got == 0 then
+        return send(500, err_body("internal error occurred", "Please try the request again", false), JSON, extra)
+      end
+      to, next_page = to - 1, true
+    else
+      next_page = false
+    end
+    page = "[" .. concat(runs, ",", from, to) .. "]"
+  end
+
+  ngx.header["X-Nuon-Page-Next"] = next_page and "true" or "false"
+  ngx.header["X-Nuon-Page-Offset"] = p.offset_text
+  ngx.header["X-Nuon-Page-Limit"] = itoa(p.limit)
+  if p.page > 0 then ngx.header["X-Nuon-Page-Number"] = p.page_text end
+  return send(200, page, JSON, extra)
+end
+
+---------------------------------------------------------------------------
+-- Faults: consumed FIFO, one per matching request, before normal handling.
+
+local function apply_fault(f)
+  if f.delay and f.delay > 0 then ngx.sleep(f.delay) end
+  if f.close then return ngx.exit(444) end -- nginx: close without a response
+  if f.status then
+    return send(f.status, f.body or "", nil, f)
+  end
+  return nil, f -- delay/stall/headers only: go on with normal handling
+end
+
+---------------------------------------------------------------------------
+-- Entry points
+
+function M.init(opts)
+  M.instance = opts and opts.instance or "dev"
+  store.load_demo()
+end
+
+local function split_segments(path)
+  local segs = {}
+  for seg in (path .. "/"):gmatch("([^/]*)/") do
+    local s = unescape(seg)
+    if not s then return nil end
+    segs[#segs + 1] = s
+  end
+  return segs
+end
+
+function M.handle()
+  local uri = ngx.var.request_uri
+  local path, query = uri:match("^([^?#]*)%??([^#]*)")
+  if path:sub(1, 8) == "/__nuon/" then
+    return control.handle(M, path)
+  end
+
+  local method = ngx.req.get_method()
+  local segs = split_segments(path)
+  local install_id
+  if segs and #segs == 5 and segs[1] == "" and segs[2] == "v1" and segs[3] == "installs"
+    and segs[4] ~= "" and segs[5] == "sandbox-runs" then
+    install_id = segs[4]
+  end
+  local args = parse_query(query)
+  local headers = ngx.req.get_headers(100)
+  ngx.ctx.log_seq = store.log_request({
+    time = ngx.now(), method = method, uri = uri, path = path, query = query,
+    install_id = install_id, args = args, headers = headers,
+  })
+
+  local extra
+  local f = store.take_fault(install_id)
+  if f then
+    local handled
+    handled, extra = apply_fault(f)
+    if handled ~= nil then return end
+  end
+
+  if not segs then
+    return send(400, "400 Bad Request", "text/plain; charset=utf-8", extra)
+  end
+  if not install_id or method ~= "GET" then return not_found(extra) end
+  if authenticate(headers, args, extra) then return end
+  if check_org(headers, args, extra) then return end
+  return sandbox_runs(install_id, args, extra)
+end
+
+function M.log()
+  local seq = ngx.ctx.log_seq
+  if seq then store.finish_request(seq, ngx.status) end
+end
+
+return M
