@@ -24,7 +24,7 @@ else
   BUILD := build/lua$(LUA)
 endif
 
-LUA_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir $(LUA_PC) 2>/dev/null)$(if $(filter luajit,$(LUA)),/luajit-2.1,/lua$(LUA))
+LUA_INCDIR ?= $(patsubst -I%,%,$(firstword $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PC) 2>/dev/null)))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 
@@ -38,7 +38,7 @@ ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
-SRCS := src/core.c src/error.c src/decode.c src/schema.c src/http.c src/transfer.c src/backoff.c src/multi.c
+SRCS := src/core.c src/error.c src/decode.c src/schema.c src/http.c src/transfer.c src/backoff.c src/multi.c src/request.c
 HDRS := $(wildcard src/*.h)
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 CORE := $(BUILD)/nuon/core.so
@@ -75,7 +75,8 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)
 
 test:
-	$(MAKE) build
+	$(MAKE) LUA=5.4 build
+	$(MAKE) LUA=luajit build
 	bash spec/run.sh
 
 demo: build

@@ -83,6 +83,10 @@ if start_server; then
     run_suite lua5.4 busted --lua=lua5.4 -o TAP "$@"
   else
     run_suite lua5.4 busted --lua=lua5.4 -o TAP spec
+    # the same specs against the LuaJIT build (build/luajit/nuon/core.so)
+    run_suite luajit busted --lua=luajit --run=luajit -o TAP spec
+    # Neovim (LuaJIT): nuon.nvim on vim.loop, headless
+    run_suite nvim nvim --headless -u NONE -i NONE -c "luafile spec/nvim/run.lua"
   fi
 else
   echo "# the test server did not start"

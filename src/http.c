@@ -293,6 +293,7 @@ static int client_sandbox_runs(lua_State *L) {
 static const luaL_Reg client_methods[] = {
   {"sandbox_runs", client_sandbox_runs},
   {"sandbox_runs_many", nuon_multi_sandbox_runs_many},
+  {"start", nuon_request_start},
   {"url", client_url},
   {"close", client_close},
   {NULL, NULL}

@@ -167,6 +167,11 @@ NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, cons
 /* Optional non-negative integer argument, -1 when nil. */
 NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
 
+/* ---- request.c: a non-blocking request driven by an external loop ------- */
+
+/* c:start(install_id [, limit, offset, page, strict]) -> nuon.request */
+NUON_INTERNAL int nuon_request_start(lua_State *L);
+
 /* ---- multi.c: many installs at once on libcurl's multi interface ------- */
 
 /* c:sandbox_runs_many(ids, concurrency [, limit, offset, strict]) */

@@ -2,7 +2,7 @@
 -- @classmod nuon.Client
 local core = require "nuon.core"
 local config = require "nuon.config"
-local filter = require "nuon.filter"
+local Pager = require "nuon.pager"
 
 local type, error, setmetatable, tostring = type, error, setmetatable, tostring
 local floor = math.floor
@@ -96,65 +96,35 @@ end
 
 local PAGE_OPTS = { page_size = "positive", where = "table", max = "count", strict = "boolean" }
 
--- A pager over all pages: returns next(), which gives run | nil (done) |
--- false, err (a page failed).
-local function pager(self, fname, install_id, opts)
+-- Pages through an install's runs: returns next(), which gives a run, nil
+-- when done, or false, err when a page failed.
+local function pages(self, fname, install_id, opts)
   check_install_id(fname, install_id)
   opts = check_opts(fname, opts, PAGE_OPTS)
-  local size = opts.page_size or self.page_size
-  local max, strict = opts.max, opts.strict
-  local match, bounds = filter.compile(opts.where, 3)
-  local since = bounds.since
-  local offset, buf, i, last_page = 0, nil, 1, false
-  local seen, yielded, done = {}, 0, false
-  local warnings = {}
-
+  local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
+                        max = opts.max }, 4)
+  local strict = opts.strict
+  local buf, i = {}, 1
   local function next_run()
-    while not done do
-      if max and yielded >= max then done = true break end
-      local run = buf and buf[i]
+    while true do
+      local run = buf[i]
       if run ~= nil then
         i = i + 1
-        local id = run.id
-        if id == nil or not seen[id] then
-          if id ~= nil then seen[id] = true end
-          if since then
-            local t = filter.created_epoch(run)
-            -- newest first: once a run is older than since, so are the rest
-            if t and t < since then done = true break end
-          end
-          if match(run) then
-            yielded = yielded + 1
-            return run
-          end
-        end
-      elseif last_page then
-        done = true
-      else
-        local h = self._core
-        if not h then return false, closed_err end
-        local runs, err = h:sandbox_runs(install_id, size, offset, nil, strict)
-        if not runs then done = true return false, err end
-        local page = runs.page
-        local applied = page.limit or size -- the server clamps the limit
-        offset = (page.offset or offset) + applied
-        if page.next ~= nil then
-          last_page = not page.next
-        else
-          last_page = #runs < applied
-        end
-        local ws = runs.warnings
-        for k = 1, #ws do
-          local w = ws[k]
-          w.offset = page.offset or (offset - applied)
-          warnings[#warnings + 1] = w
-        end
-        buf, i = runs, 1
+        return run
       end
+      local limit, offset = p:request()
+      if not limit then return nil end
+      local h = self._core
+      if not h then return false, closed_err end
+      local runs, err = h:sandbox_runs(install_id, limit, offset, nil, strict)
+      if not runs then
+        p.finished = true
+        return false, err
+      end
+      buf, i = p:feed(runs), 1
     end
-    return nil
   end
-  return next_run, warnings
+  return next_run, p.warnings
 end
 
 --- Iterates over every run of an install, following pages.  Raises the
@@ -162,7 +132,7 @@ end
 -- @tparam string install_id
 -- @tparam[opt] table opts `page_size` (100), `where` (see nuon.filter), `max`, `strict`
 function Client:each_sandbox_run(install_id, opts)
-  local next_run = pager(self, "each_sandbox_run", install_id, opts)
+  local next_run = pages(self, "each_sandbox_run", install_id, opts)
   return function()
     local run, err = next_run()
     if run == false then error(err, 0) end
@@ -174,7 +144,7 @@ end
 -- @return a sequence of runs (with `.warnings`, each also naming its page
 -- `offset`) or nil, err
 function Client:all_sandbox_runs(install_id, opts)
-  local next_run, warnings = pager(self, "all_sandbox_runs", install_id, opts)
+  local next_run, warnings = pages(self, "all_sandbox_runs", install_id, opts)
   local all, n = {}, 0
   while true do
     local run, err = next_run()
@@ -185,6 +155,20 @@ function Client:all_sandbox_runs(install_id, opts)
   end
   all.warnings = warnings
   return all
+end
+
+--- Starts a request without blocking, for an event loop to drive (see
+-- nuon.nvim and the README): `req:sockets()`, `req:timeout()`,
+-- `req:step(fd, events)`, `req:done()`, `req:result()`.
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
+-- @return a nuon.request, or nil, err when the client is closed
+function Client:start_sandbox_runs(install_id, opts)
+  check_install_id("start_sandbox_runs", install_id)
+  opts = check_opts("start_sandbox_runs", opts, RUNS_OPTS)
+  local h = self._core
+  if not h then return nil, closed_err end
+  return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
 local MANY_OPTS = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }

@@ -1,0 +1,101 @@
+-- Headless Neovim test of nuon.nvim, run by spec/run.sh as
+--   nvim --headless -u NONE -i NONE -c "luafile spec/nvim/run.lua"
+-- Prints TAP and quits with a non-zero status when a test fails.
+local root = vim.fn.getcwd()
+package.path = table.concat({ root .. "/lua/?.lua", root .. "/lua/?/init.lua", root .. "/spec/?.lua",
+  "/usr/share/lua/5.1/?.lua", "/usr/share/lua/5.1/?/init.lua", package.path }, ";")
+package.cpath = table.concat({ root .. "/build/luajit/?.so",
+  "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so", "/usr/lib/aarch64-linux-gnu/lua/5.1/?.so",
+  "/usr/lib/lua/5.1/?.so", package.cpath }, ";")
+
+local n, failed = 0, 0
+local function test(name, fn)
+  n = n + 1
+  local ok, err = pcall(fn)
+  if ok then
+    io.stdout:write(("ok %d - %s\n"):format(n, name))
+  else
+    failed = failed + 1
+    io.stdout:write(("not ok %d - %s\n# %s\n"):format(n, name, tostring(err):gsub("\n", "\n# ")))
+  end
+end
+
+local function check(cond, msg)
+  if not cond then error(msg or "assertion failed", 2) end
+end
+
+local nuon = require "nuon"
+local nvim = require "nuon.nvim"
+local ts = require "helpers.testserver"
+
+local function client()
+  return nuon.new{ base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
+end
+
+test("a request to a slow server does not freeze the editor", function()
+  ts.reset()
+  ts.fault{ install = ts.demo[1].id, delay = 1 }
+  local c = client()
+  local ticks, got, gerr, done = 0, nil, nil, false
+  local timer = vim.loop.new_timer()
+  timer:start(20, 20, function() ticks = ticks + 1 end)
+  local t0 = vim.loop.hrtime()
+  nvim.sandbox_runs(c, ts.demo[1].id, { limit = 5 }, function(runs, err)
+    got, gerr, done = runs, err, true
+  end)
+  local returned_after = (vim.loop.hrtime() - t0) / 1e6
+  check(returned_after < 200, ("sandbox_runs blocked for %d ms"):format(returned_after))
+  check(vim.wait(10000, function() return done end, 10), "no callback within 10 s")
+  timer:stop()
+  timer:close()
+  check(gerr == nil, tostring(gerr))
+  check(#got == 5, "expected 5 runs, got " .. #got)
+  check(got[1].install_id == ts.demo[1].id, "wrong install")
+  check(ticks >= 20, "the timer ticked only " .. ticks .. " times during the request")
+  c:close()
+end)
+
+test("the callback runs on the main loop, where the API is usable", function()
+  ts.reset()
+  local c = client()
+  local in_fast, done = nil, false
+  nvim.sandbox_runs(c, ts.demo[1].id, nil, function()
+    in_fast = vim.in_fast_event()
+    vim.api.nvim_buf_set_lines(0, 0, -1, false, { "nuon" })
+    done = true
+  end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(in_fast == false, "callback ran in a fast event")
+  check(vim.api.nvim_buf_get_lines(0, 0, 1, false)[1] == "nuon")
+  c:close()
+end)
+
+test("errors reach the callback", function()
+  ts.reset()
+  ts.fault{ install = "*", status = 404, body = '{"error":"gone"}' }
+  local c = client()
+  local got, gerr, done
+  nvim.sandbox_runs(c, ts.demo[1].id, nil, function(runs, err) got, gerr, done = runs, err, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(got == nil and gerr and gerr.status == 404, "expected a 404 error")
+  c:close()
+end)
+
+test("all pages are collected without blocking", function()
+  ts.reset()
+  local c = client()
+  local got, done
+  nvim.all_sandbox_runs(c, ts.demo[2].id, { page_size = 50 }, function(runs) got, done = runs, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(#got == ts.demo[2].count, "expected " .. ts.demo[2].count .. " runs, got " .. #got)
+  local seen = {}
+  for _, run in ipairs(got) do
+    check(not seen[run.id], "duplicate run " .. run.id)
+    seen[run.id] = true
+  end
+  c:close()
+end)
+
+io.stdout:write(("1..%d\n"):format(n))
+io.stdout:flush()
+vim.cmd(failed == 0 and "qall!" or "cquit!")

@@ -1,0 +1,347 @@
+/*
+ * request.c - a non-blocking request (nuon.request) that an external event
+ * loop drives: libcurl's multi-socket API underneath.
+ *
+ *   local req = c:start(install_id [, limit, offset, page, strict])
+ *   req:sockets()     -> { [fd] = "r" | "w" | "rw" }  what to wait on now
+ *   req:timeout()     -> seconds until step() is due anyway, or nil
+ *   req:step([fd, events]) -> done   after fd became ready ("r", "w", "rw"),
+ *                                    or with no argument when the timeout fired
+ *   req:done()        -> boolean
+ *   req:result()      -> runs | nil, err   (once done)
+ *   req:perform()     -> runs | nil, err   (drives itself, blocking)
+ *   req:close()       also __gc and __close
+ *
+ * Retries follow the client's rules; between attempts the request waits
+ * without a socket, and timeout() says how long.  The request owns its own
+ * multi handle, easy handle and copy of the header list, so it stays valid
+ * even when its client is closed first.  The libcurl callbacks only record
+ * sockets and timers in this struct: no Lua inside them.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nuon.h"
+
+#define REQUEST_MT "nuon.request"
+#define MAX_SOCKS 8
+
+enum { REQ_RUNNING, REQ_WAITING, REQ_DONE };
+
+typedef struct rsock {
+  curl_socket_t fd;
+  int what; /* CURL_POLL_IN, _OUT or _INOUT */
+} rsock;
+
+typedef struct nuon_request {
+  CURLM *multi;
+  CURL *easy;
+  struct curl_slist *headers;
+  nuon_transfer t;
+  rsock socks[MAX_SOCKS];
+  int nsocks;
+  int sock_overflow;     /* more sockets than we can track: an internal error */
+  double timer_at;       /* monotonic deadline of libcurl's timer, <0 none */
+  double wake_at;        /* monotonic time of the next attempt (REQ_WAITING) */
+  int state, attempt, retries, in_multi;
+  double max_backoff;
+  uint64_t rng;
+  nuon_outcome outcome;
+  nuon_decode_opts opts;
+} nuon_request;
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static nuon_request *check_request(lua_State *L) {
+  return (nuon_request *)luaL_checkudata(L, 1, REQUEST_MT);
+}
+
+static void request_release(nuon_request *r) {
+  if (r->easy && r->in_multi) curl_multi_remove_handle(r->multi, r->easy);
+  r->in_multi = 0;
+  if (r->easy) curl_easy_cleanup(r->easy);
+  r->easy = NULL;
+  if (r->multi) curl_multi_cleanup(r->multi);
+  r->multi = NULL;
+  curl_slist_free_all(r->headers);
+  r->headers = NULL;
+  nuon_transfer_free(&r->t);
+  r->nsocks = 0;
+}
+
+static int request_close(lua_State *L) {
+  nuon_request *r = check_request(L);
+  request_release(r);
+  if (r->state != REQ_DONE) {
+    r->state = REQ_DONE;
+    r->outcome.code = CURLE_ABORTED_BY_CALLBACK;
+    r->outcome.status = 0;
+    r->outcome.retryable = 0;
+  }
+  return 0;
+}
+
+/* ---- libcurl callbacks: record only ------------------------------------- */
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
+  nuon_request *r = userp;
+  int i;
+  (void)easy;
+  (void)socketp;
+  for (i = 0; i < r->nsocks; i++)
+    if (r->socks[i].fd == s) break;
+  if (what == CURL_POLL_REMOVE) {
+    if (i < r->nsocks) r->socks[i] = r->socks[--r->nsocks];
+    return 0;
+  }
+  if (i == r->nsocks) {
+    if (r->nsocks == MAX_SOCKS) {
+      r->sock_overflow = 1;
+      return -1;
+    }
+    r->nsocks++;
+  }
+  r->socks[i].fd = s;
+  r->socks[i].what = what;
+  return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
+  nuon_request *r = userp;
+  (void)multi;
+  r->timer_at = timeout_ms < 0 ? -1 : now_mono() + (double)timeout_ms / 1000.0;
+  return 0;
+}
+
+/* ---- driving ------------------------------------------------------------ */
+
+static void start_attempt(nuon_request *r) {
+  nuon_transfer_reset(&r->t);
+  r->attempt++;
+  r->state = REQ_RUNNING;
+  if (curl_multi_add_handle(r->multi, r->easy) == CURLM_OK) {
+    r->in_multi = 1; /* libcurl now sets a timer: timeout() becomes 0 */
+  } else {
+    r->state = REQ_DONE;
+    r->outcome.code = CURLE_FAILED_INIT;
+    r->outcome.status = 0;
+    r->outcome.retryable = 0;
+  }
+}
+
+/* Reads finished transfers: retry later or finish. */
+static void collect(nuon_request *r) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    r->outcome = nuon_transfer_outcome(&r->t, r->easy, m->data.result);
+    curl_multi_remove_handle(r->multi, r->easy);
+    r->in_multi = 0;
+    r->nsocks = 0;
+    r->timer_at = -1;
+    if (r->outcome.retryable && r->attempt <= r->retries) {
+      r->state = REQ_WAITING;
+      r->wake_at = now_mono() + nuon_backoff_delay(&r->rng, r->attempt, NUON_BACKOFF_BASE,
+                                                   r->max_backoff,
+                                                   nuon_transfer_retry_after(&r->t));
+    } else {
+      r->state = REQ_DONE;
+    }
+  }
+}
+
+static int events_mask(lua_State *L, int idx) {
+  const char *ev = luaL_optstring(L, idx, "rw");
+  int mask = 0;
+  if (strchr(ev, 'r')) mask |= CURL_CSELECT_IN;
+  if (strchr(ev, 'w')) mask |= CURL_CSELECT_OUT;
+  if (strchr(ev, 'e')) mask |= CURL_CSELECT_ERR;
+  return mask;
+}
+
+/* One step: on a socket's readiness, or on the timer (no fd). */
+static void step(nuon_request *r, curl_socket_t fd, int mask) {
+  int running = 0;
+  if (r->state == REQ_DONE) return;
+  if (r->state == REQ_WAITING) {
+    if (now_mono() >= r->wake_at) start_attempt(r);
+    if (r->state != REQ_RUNNING) return;
+    fd = CURL_SOCKET_TIMEOUT;
+    mask = 0;
+  }
+  curl_multi_socket_action(r->multi, fd, mask, &running);
+  collect(r);
+  if (r->sock_overflow && r->state != REQ_DONE) {
+    r->state = REQ_DONE;
+    r->outcome.code = CURLE_FAILED_INIT;
+    r->outcome.status = 0;
+    r->outcome.retryable = 0;
+  }
+}
+
+static int request_step(lua_State *L) {
+  nuon_request *r = check_request(L);
+  if (lua_isnoneornil(L, 2)) {
+    step(r, CURL_SOCKET_TIMEOUT, 0);
+  } else {
+    curl_socket_t fd = (curl_socket_t)luaL_checkinteger(L, 2);
+    step(r, fd, events_mask(L, 3));
+  }
+  lua_pushboolean(L, r->state == REQ_DONE);
+  return 1;
+}
+
+static int request_sockets(lua_State *L) {
+  nuon_request *r = check_request(L);
+  int i;
+  lua_createtable(L, 0, r->nsocks);
+  if (r->state != REQ_RUNNING) return 1;
+  for (i = 0; i < r->nsocks; i++) {
+    int w = r->socks[i].what;
+    lua_pushstring(L, w == CURL_POLL_IN ? "r" : w == CURL_POLL_OUT ? "w" : "rw");
+    lua_rawseti(L, -2, (int)r->socks[i].fd);
+  }
+  return 1;
+}
+
+static double due_in(const nuon_request *r) {
+  double at, now = now_mono();
+  if (r->state == REQ_DONE) return -1;
+  at = r->state == REQ_WAITING ? r->wake_at : r->timer_at;
+  if (at < 0) return -1;
+  return at > now ? at - now : 0;
+}
+
+static int request_timeout(lua_State *L) {
+  double d = due_in(check_request(L));
+  if (d < 0) lua_pushnil(L);
+  else lua_pushnumber(L, d);
+  return 1;
+}
+
+static int request_done(lua_State *L) {
+  lua_pushboolean(L, check_request(L)->state == REQ_DONE);
+  return 1;
+}
+
+static int push_result(lua_State *L, nuon_request *r) {
+  if (r->outcome.code == CURLE_ABORTED_BY_CALLBACK && !r->easy) {
+    lua_pushnil(L);
+    nuon_error_push(L, "config", "the request was closed before it finished");
+    nuon_error_setbool(L, "retryable", 0);
+    return 2;
+  }
+  if (r->sock_overflow) {
+    lua_pushnil(L);
+    nuon_error_push(L, "network", "too many sockets for one request");
+    nuon_error_setbool(L, "retryable", 1);
+    return 2;
+  }
+  if (nuon_transfer_push_result(L, &r->t, &r->outcome, r->attempt, &r->opts)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int request_result(lua_State *L) {
+  nuon_request *r = check_request(L);
+  if (r->state != REQ_DONE) return luaL_error(L, "nuon.request: result() before the request is done");
+  return push_result(L, r);
+}
+
+/* Drives the request to the end on this thread (blocking). */
+static int request_perform(lua_State *L) {
+  nuon_request *r = check_request(L);
+  while (r->state != REQ_DONE) {
+    if (r->state == REQ_WAITING) {
+      nuon_sleep(due_in(r));
+      step(r, CURL_SOCKET_TIMEOUT, 0);
+    } else {
+      int n = 0, running = 0;
+      curl_multi_perform(r->multi, &running);
+      collect(r);
+      if (r->state == REQ_RUNNING) curl_multi_poll(r->multi, NULL, 0, 1000, &n);
+    }
+  }
+  return push_result(L, r);
+}
+
+static int request_tostring(lua_State *L) {
+  nuon_request *r = check_request(L);
+  static const char *const names[] = {"running", "waiting to retry", "done"};
+  lua_pushfstring(L, "nuon.request (%s, attempt %d)", names[r->state], r->attempt);
+  return 1;
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+static void ensure_metatable(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"sockets", request_sockets}, {"timeout", request_timeout}, {"step", request_step},
+    {"done", request_done},       {"result", request_result},   {"perform", request_perform},
+    {"close", request_close},     {NULL, NULL}};
+  if (luaL_newmetatable(L, REQUEST_MT)) {
+    lua_pushcfunction(L, request_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, request_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, request_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+}
+
+/* c:start(install_id [, limit, offset, page, strict]) */
+int nuon_request_start(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  nuon_request *r;
+  struct curl_slist *h;
+  size_t n;
+  const char *id = luaL_checklstring(L, 2, &n);
+  long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
+            page = nuon_opt_count(L, 5);
+  int strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
+  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+
+  r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
+  memset(r, 0, sizeof *r);
+  r->timer_at = -1;
+  r->state = REQ_DONE; /* until everything is acquired */
+  ensure_metatable(L);
+  lua_setmetatable(L, -2);
+
+  for (h = c->headers; h; h = h->next) {
+    struct curl_slist *l = curl_slist_append(r->headers, h->data);
+    if (!l) return luaL_error(L, "nuon: out of memory");
+    r->headers = l;
+  }
+  r->multi = curl_multi_init();
+  r->easy = curl_easy_duphandle(c->curl);
+  if (!r->multi || !r->easy) return luaL_error(L, "nuon: cannot create a libcurl handle");
+  curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
+  curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  r->t.max_body = c->t.max_body;
+  nuon_transfer_attach(&r->t, r->easy);
+  nuon_client_push_url(L, c, id, n, limit, offset, page);
+  curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  r->retries = c->retries;
+  r->max_backoff = c->max_backoff;
+  r->rng = nuon_rng_seed(r);
+  r->opts.strict = strict;
+  r->opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  start_attempt(r);
+  return 1;
+}
