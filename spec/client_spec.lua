@@ -181,7 +181,7 @@ describe("errors from the server", function()
     assert.is_nil(runs)
     assert.equal("decode", err.kind)
     assert.equal(200, err.status)
-    assert.equal("invalid JSON at byte 16: unexpected end of input", err.message)
+    assert.equal("invalid JSON at byte 17: unexpected end of input", err.message)
   end)
 
   it("returns a validation error for a wrong type", function()

@@ -208,10 +208,10 @@ static const char *copy_body_field(lua_State *L, int body, const char *field) {
   const char *s = NULL;
   lua_getfield(L, body, field);
   if (lua_type(L, -1) == LUA_TSTRING) {
-    s = lua_tostring(L, -1);
-    lua_setfield(L, -3, field);
+    s = lua_tostring(L, -1); /* stays alive in the body table */
+    lua_setfield(L, -2, field);
   } else if (lua_type(L, -1) == LUA_TBOOLEAN) {
-    lua_setfield(L, -3, field);
+    lua_setfield(L, -2, field);
   } else {
     lua_pop(L, 1);
   }
@@ -240,12 +240,10 @@ static void push_http_error(lua_State *L, const nuon_transfer *t, const nuon_out
   if (body) {
     error = copy_body_field(L, body, "error");
     description = copy_body_field(L, body, "description");
-    lua_getfield(L, -1, "user_error");
-    if (lua_isnil(L, -1)) {
-      /* today's server omits zero values: absent means false */
-      lua_pushboolean(L, 0);
-      lua_setfield(L, -3, "user_error");
-    }
+    lua_getfield(L, body, "user_error");
+    /* today's server omits zero values: absent means false */
+    lua_pushboolean(L, lua_toboolean(L, -1));
+    lua_setfield(L, -3, "user_error");
     lua_pop(L, 1);
     if (error || description) {
       snprintf(detail, sizeof detail, ": %.150s%s%.150s", error ? error : "",
