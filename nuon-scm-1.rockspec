@@ -47,6 +47,9 @@ build = {
     ["nuon.filter"] = "lua/nuon/filter.lua",
     ["nuon.time"] = "lua/nuon/time.lua",
     ["nuon.pager"] = "lua/nuon/pager.lua",
+    ["nuon.nvim"] = "lua/nuon/nvim.lua",
+    ["nuon.wait"] = "lua/nuon/wait.lua",
+    ["nuon.summary"] = "lua/nuon/summary.lua",
   },
   platforms = {
     linux = {

@@ -26,7 +26,23 @@ end
 
 local nuon = require "nuon"
 local nvim = require "nuon.nvim"
-local ts = require "helpers.testserver"
+local cjson = require "cjson"
+
+-- The test server's control API through the curl binary: LuaSocket cannot be
+-- loaded into Neovim (its C symbols, e.g. socket_connect, clash with Neovim's).
+local ts = {
+  url = os.getenv("NUON_TEST_URL"),
+  token = "nuon-test-token",
+  org_id = "orgnuontestorg000000000001",
+  demo = { { id = "inldemo25runsmixed00000001", count = 25 }, { id = "inldemo120runsmixed0000002", count = 120 } },
+}
+local function control(path, body)
+  local out = vim.fn.system({ "curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json",
+    "--data-binary", body and cjson.encode(body) or "", ts.url .. "/__nuon/" .. path })
+  if vim.v.shell_error ~= 0 then error("test server /__nuon/" .. path .. ": " .. out, 2) end
+end
+function ts.reset() control("reset") end
+function ts.fault(f) control("faults", f) end
 
 local function client()
   return nuon.new{ base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
