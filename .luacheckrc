@@ -10,6 +10,8 @@ exclude_files = { "build/", ".luarocks/", "lua_modules/" }
 -- busted specs and helpers: describe, it, assert, spy, stub, ...
 files["spec"] = { std = "+busted" }
 files["spec/server"] = { std = "max" }
+-- the headless Neovim suite reads Neovim's global
+files["spec/nvim"] = { read_globals = { "vim" } }
 
 -- runnable examples for OpenResty and Neovim read their host's global
 files["examples"] = { read_globals = { "ngx", "vim" } }

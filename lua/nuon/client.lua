@@ -45,6 +45,8 @@ local function check_opts(fname, opts, allowed)
 end
 
 --- Creates a client (see `nuon.new`).
+-- @static
+-- @tparam[opt] table opts
 function Client.new(opts)
   local s = config.resolve(opts)
   local handle = core.new_client{
@@ -141,8 +143,10 @@ function Client:each_sandbox_run(install_id, opts)
 end
 
 --- Collects every run of an install, following pages.
--- @return a sequence of runs (with `.warnings`, each also naming its page
--- `offset`) or nil, err
+-- The result has `.warnings`, each also naming its page `offset`.
+-- @tparam string install_id
+-- @tparam[opt] table opts as for `each_sandbox_run`
+-- @return a sequence of runs, or nil, err
 function Client:all_sandbox_runs(install_id, opts)
   local next_run, warnings = pages(self, "all_sandbox_runs", install_id, opts)
   local all, n = {}, 0
@@ -174,10 +178,11 @@ end
 local MANY_OPTS = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }
 
 --- Lists one page of runs for each of many installs, concurrently.
+-- `results[id]` is `{ runs = ... }` or `{ err = ... }`; the call itself
+-- fails only when the client is closed.
 -- @tparam {string,...} install_ids
 -- @tparam[opt] table opts `concurrency` (8, at most 256), `limit`, `offset`, `strict`
--- @return results, where `results[id] = { runs = ... }` or `{ err = ... }`; or nil, err
--- when the client is closed
+-- @return results, or nil, err
 function Client:sandbox_runs_many(install_ids, opts)
   if type(install_ids) ~= "table" then
     error(("nuon: sandbox_runs_many: install_ids must be a sequence (got %s)"):format(type(install_ids)), 2)
@@ -191,5 +196,22 @@ function Client:sandbox_runs_many(install_ids, opts)
   if not h then return nil, closed_err end
   return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict)
 end
+
+--- The newest run of an install that matches `where`
+-- (`nuon.wait.latest_sandbox_run`).
+-- @function Client:latest_sandbox_run
+-- @tparam string install_id
+-- @tparam[opt] table where as for `nuon.filter`
+-- @return the run; `nil` (and no error) when no run matches; or nil, err
+Client.latest_sandbox_run = require("nuon.wait").latest_sandbox_run
+--- Polls a run until it reaches a final status, calling `on_change` on each
+-- status change (`nuon.wait.wait_sandbox_run`).
+-- @function Client:wait_sandbox_run
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts `timeout` (3600), `interval` (5), `max_interval`,
+--   `on_change`, `final`, `search` (100), `sleep`, `clock`
+-- @return the run in its final status, or nil, err (`kind = "timeout"` when it gives up)
+Client.wait_sandbox_run = require("nuon.wait").wait_sandbox_run
 
 return Client

@@ -17,7 +17,7 @@ local byte, char, sub, find, match, gsub, gmatch =
   string.byte, string.char, string.sub, string.find, string.match, string.gsub, string.gmatch
 local concat, sort = table.concat, table.sort
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local DEFAULT_URL = "https://api.nuon.co"
 

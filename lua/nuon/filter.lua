@@ -11,7 +11,7 @@ local sort = table.sort
 local time = require "nuon.time"
 local parse_uncached, check_epoch = time.parse_uncached, time.check_epoch
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local KNOWN = { status = true, run_type = true, job_status = true,
                 since = true, ["until"] = true, fn = true }

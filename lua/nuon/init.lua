@@ -57,6 +57,13 @@ _M.filter = filter.apply
 -- @return number or nil, message
 _M.parse_time = time.parse
 
+--- Summarizes runs: counts by status, run type, job status and outcome, the
+-- latest success and failure, mean and longest duration (see `nuon.summary`).
+-- @tparam table runs a sequence of runs
+-- @tparam[opt] table opts `success`, `failure`: statuses to count as such
+-- @treturn table
+_M.summarize = require("nuon.summary").summarize
+
 --- Makes an error object of the kind the library returns.
 -- @tparam string kind "config", "network", "timeout", "http", "decode" or "validation"
 -- @tparam string message

@@ -12,7 +12,7 @@ local huge = math.huge
 local match, sub, format, gsub, byte =
   string.match, string.sub, string.format, string.gsub, string.byte
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 -- Days from 1970-01-01 to the proleptic Gregorian date y-m-d (Howard
 -- Hinnant's algorithm; valid for any year, 0 and negatives included).
@@ -181,10 +181,10 @@ local memo, memo_n = {}, 0
 --- Parses an RFC 3339 / ISO 8601 timestamp to epoch seconds.
 -- Accepts `YYYY-MM-DDTHH:MM:SS[.f](Z|+HH:MM|-HH:MM)` with 1 to 9 fractional
 -- digits, `t` or a space for `T`, `z` for `Z`; checks every field's range
--- (leap years, leap second 60).
+-- (leap years, leap second 60).  The result is fractional when the
+-- timestamp has a fraction.
 -- @tparam string s
--- @return number epoch seconds (fractional when the timestamp has a fraction),
---   or nil and a message
+-- @return epoch seconds, or nil and a message
 function _M.parse(s)
   local t = memo[s]
   if t then return t end

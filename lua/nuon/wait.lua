@@ -1,0 +1,297 @@
+--- nuon.wait: the newest matching run, and waiting for a run to finish.
+--
+-- Both are client methods (`client:latest_sandbox_run`,
+-- `client:wait_sandbox_run`); here they are functions taking the client
+-- first, so they also work with anything that has the client's
+-- `sandbox_runs` and `all_sandbox_runs` methods.
+--
+--    local run = assert(client:latest_sandbox_run(install_id, { run_type = "provision" }))
+--    local final, err = client:wait_sandbox_run(install_id, run.id, {
+--      timeout = 1800,
+--      on_change = function(r, previous) print(previous, "->", r.status) end,
+--    })
+--
+-- Which statuses are final is `nuon.summary`'s classification (success or
+-- failure); a status it does not know is not final.
+--
+-- @module nuon.wait
+local core = require "nuon.core"
+local filter = require "nuon.filter"
+local summary = require "nuon.summary"
+
+local type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require =
+  type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require
+local min, huge, floor = math.min, math.huge, math.floor
+local format = string.format
+local sort = table.sort
+
+local _M = { _VERSION = core.VERSION }
+
+local DEFAULT_TIMEOUT = 3600   -- seconds: a sandbox-terraform job may run 60 minutes
+local DEFAULT_INTERVAL = 5     -- seconds before the second poll
+local BACKOFF = 1.5            -- each wait is 1.5 times the previous one ...
+local CAP = 10                 -- ... up to 10 times the first (max_interval)
+local DEFAULT_SEARCH = 100     -- newest runs looked through for the run id
+local FIRST_PAGE = 10          -- the run is almost always on the first page
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local m = getmetatable(f)
+  return type(m) == "table" and m.__call ~= nil
+end
+
+local function check_client(fname, client)
+  if type(client) ~= "table" or type(client.sandbox_runs) ~= "function" then
+    error(("nuon: %s: client must be a nuon client (got %s)"):format(fname, type(client)), 3)
+  end
+end
+
+local function check_id(fname, name, id)
+  if type(id) ~= "string" or id == "" then
+    error(("nuon: %s: %s must be a non-empty string (got %s)"):format(
+      fname, name, type(id) == "string" and "an empty string" or type(id)), 3)
+  end
+end
+
+-- ---------------------------------------------------------------------------
+-- latest_sandbox_run
+
+--- The newest run of an install that matches `where`.
+-- Pages newest first and stops at the first match (one request of one run
+-- when `where` is empty).  A bad `where` raises, as for `nuon.filter`.
+-- @tparam nuon.Client client
+-- @tparam string install_id
+-- @tparam[opt] table where as for `nuon.filter`: `status`, `run_type`,
+--   `job_status`, `since`, `until`, `fn`
+-- @return the run; `nil` (and no error) when no run matches; or nil, err
+-- @usage local run, err = client:latest_sandbox_run(id, { run_type = "provision" })
+-- if err then error(tostring(err)) elseif not run then print("none") end
+function _M.latest_sandbox_run(client, install_id, where)
+  check_client("latest_sandbox_run", client)
+  check_id("latest_sandbox_run", "install_id", install_id)
+  filter.compile(where, 2) -- a bad where blames the caller's line
+  local any = where == nil or next(where) == nil
+  local runs, err = client:all_sandbox_runs(install_id, {
+    where = where, max = 1, page_size = any and 1 or 100,
+  })
+  if not runs then return nil, err end
+  return runs[1]
+end
+
+-- ---------------------------------------------------------------------------
+-- wait_sandbox_run
+
+-- The default sleep and clock: LuaSocket's when it is installed, else the
+-- sleep(1) command and os.time (whole seconds).  Looked up on first use.
+local default_sleep, default_clock
+local function defaults()
+  if default_sleep then return default_sleep, default_clock end
+  local ok, socket = pcall(require, "socket")
+  if ok and type(socket) == "table" and socket.sleep and socket.gettime then
+    default_sleep, default_clock = socket.sleep, socket.gettime
+  else
+    local execute, time = os.execute, os.time
+    default_sleep = function(s) execute(format("sleep %.3f", s)) end
+    default_clock = time
+  end
+  return default_sleep, default_clock
+end
+
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= huge and v ~= -huge
+end
+
+local WAIT_OPTS = {
+  timeout = "positive", interval = "positive", max_interval = "positive", search = "count",
+  on_change = "function", sleep = "function", clock = "function", final = "final",
+}
+
+local function check_wait_opts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("nuon: wait_sandbox_run: options must be a table (got %s)"):format(type(opts)), 3)
+  end
+  local unknown = {}
+  for k in pairs(opts) do
+    if not WAIT_OPTS[k] then unknown[#unknown + 1] = tostring(k) end
+  end
+  if #unknown > 0 then
+    sort(unknown)
+    error(("nuon: wait_sandbox_run: unknown option '%s'"):format(unknown[1]), 3)
+  end
+  for k, want in pairs(WAIT_OPTS) do
+    local v = opts[k]
+    local bad
+    if v == nil then -- luacheck: ignore 542
+      -- the default
+    elseif want == "positive" then
+      bad = not (finite(v) and v > 0) and "a positive number"
+    elseif want == "count" then
+      bad = not (finite(v) and v >= 1 and v == floor(v)) and "a positive integer"
+    elseif want == "function" then
+      bad = not callable(v) and "a function"
+    elseif want == "final" then
+      bad = not (callable(v) or summary._string_set(v)) and "a function or a sequence of statuses"
+    end
+    if bad then
+      error(("nuon: wait_sandbox_run: option '%s' must be %s"):format(k, bad), 3)
+    end
+  end
+  if opts.max_interval and opts.interval and opts.max_interval < opts.interval then
+    error("nuon: wait_sandbox_run: option 'max_interval' must not be less than 'interval'", 3)
+  end
+  return opts
+end
+
+-- Looks for run_id among the `search` newest runs: run, or nil when it is
+-- not there, or nil, err.
+local function find_run(client, install_id, run_id, search)
+  local offset, limit = 0, min(FIRST_PAGE, search)
+  while offset < search do
+    local runs, err = client:sandbox_runs(install_id, { limit = limit, offset = offset })
+    if not runs then return nil, err end
+    for i = 1, #runs do
+      local run = runs[i]
+      if type(run) == "table" and run.id == run_id then return run end
+    end
+    local page = runs.page or {}
+    local applied = page.limit or limit
+    if #runs == 0 or page.next == false or (page.next == nil and #runs < applied) then
+      return nil
+    end
+    offset = offset + applied
+    limit = min(100, search - offset)
+  end
+  return nil
+end
+
+local function show_status(s)
+  if s == nil then return "without a status" end
+  return "'" .. tostring(s) .. "'"
+end
+
+local function timeout_error(st, timeout)
+  local msg
+  if st.seen and st.last_found then
+    msg = format("run %s is still %s after %.1fs (timeout %gs)",
+      st.run_id, show_status(st.status), st.elapsed, timeout)
+  elseif st.seen then
+    -- the list endpoint hides runs that end drift-detected or no-drift
+    msg = format("run %s (last seen %s) is no longer among the %d newest"
+      .. " runs of install %s after %.1fs (timeout %gs)",
+      st.run_id, show_status(st.status), st.search, st.install_id, st.elapsed, timeout)
+  else
+    msg = format("run %s not found among the %d newest runs of install %s"
+      .. " after %.1fs (timeout %gs)", st.run_id, st.search, st.install_id, st.elapsed, timeout)
+  end
+  if st.last_error then msg = msg .. "; last error: " .. tostring(st.last_error.message) end
+  return setmetatable({
+    kind = "timeout", message = msg, retryable = true,
+    run_id = st.run_id, install_id = st.install_id, run = st.run,
+    run_status = st.status, elapsed = st.elapsed, timeout = timeout,
+    last_error = st.last_error,
+  }, core.error_mt)
+end
+
+--- Polls a run until it reaches a final status.
+--
+-- Each poll looks for `run_id` among the install's newest runs (first a page
+-- of 10, then up to `search`).  `on_change(run, previous_status, elapsed)`
+-- is called when the run is first seen and each time its status changes
+-- (the final status included).  Between polls it sleeps `interval` seconds,
+-- then 1.5 times longer each time up to `max_interval`, never past the
+-- deadline; the last poll is at the deadline.
+--
+-- A run that is not found yet (it may not be listed yet) and retryable
+-- errors (network, 429, 5xx: already retried by the client) are polled
+-- again until the timeout; any other error is returned at once.
+--
+-- Final statuses are `nuon.summary`'s success and failure statuses; an
+-- unknown status is not final.  Pass `final` to decide otherwise.
+--
+-- For OpenResty pass `sleep = ngx.sleep, clock = ngx.now`; without these
+-- options LuaSocket's `socket.sleep` and `socket.gettime` are used, else the
+-- `sleep` command and `os.time`.
+--
+-- When the time runs out the error has `kind = "timeout"`, a message naming
+-- the run, its last status and the time waited, and the fields `run_id`,
+-- `install_id`, `run_status` and `run` (the last status and run seen, nil if
+-- never seen), `elapsed`, `timeout`, and `last_error` when the last poll
+-- failed.  Its `status` field is left for HTTP statuses, as in every error.
+--
+-- @tparam nuon.Client client
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts
+--   `timeout` (seconds, 3600),
+--   `interval` (seconds, 5: the first wait),
+--   `max_interval` (seconds, 10 × interval),
+--   `on_change` (function(run, previous_status, elapsed)),
+--   `final` (a sequence of statuses, or function(run) -> boolean),
+--   `search` (how many of the newest runs to look through, 100),
+--   `sleep` (function(seconds)), `clock` (function() -> seconds)
+-- @return the run in its final status, or nil, err (a timeout or a failed request)
+-- @usage local run, err = client:wait_sandbox_run(install_id, run_id, { timeout = 1800 })
+-- if not run then error(tostring(err)) end
+-- print(run.status, require("nuon.summary").outcome(run))
+function _M.wait_sandbox_run(client, install_id, run_id, opts)
+  check_client("wait_sandbox_run", client)
+  check_id("wait_sandbox_run", "install_id", install_id)
+  check_id("wait_sandbox_run", "run_id", run_id)
+  opts = check_wait_opts(opts)
+
+  local sleep, clock = defaults()
+  sleep, clock = opts.sleep or sleep, opts.clock or clock
+  local timeout = opts.timeout or DEFAULT_TIMEOUT
+  local interval = opts.interval or DEFAULT_INTERVAL
+  local max_interval = opts.max_interval or interval * CAP
+  local search = opts.search or DEFAULT_SEARCH
+  local on_change = opts.on_change
+
+  local is_final = summary.is_final
+  local final = opts.final
+  if final ~= nil and not callable(final) then
+    local set = summary._string_set(final)
+    is_final = function(run) return set[run.status] == true end
+  elseif final ~= nil then
+    is_final = function(run) return final(run) and true or false end
+  end
+
+  local start = clock()
+  local deadline = start + timeout
+  -- what the timeout message needs
+  local st = { run_id = run_id, install_id = install_id, search = search, seen = false }
+
+  while true do
+    local run, err = find_run(client, install_id, run_id, search)
+    local now = clock()
+    st.elapsed = now - start
+    if run then
+      st.last_error, st.last_found = nil, true
+      local status = run.status
+      if not st.seen or status ~= st.status then
+        local previous = st.status
+        st.seen, st.status = true, status
+        if on_change then on_change(run, previous, st.elapsed) end
+      end
+      st.run = run
+      if is_final(run) then return run end
+    elseif err then
+      if not err.retryable then return nil, err end
+      st.last_error = err
+    else
+      st.last_error, st.last_found = nil, false
+    end
+
+    now = clock()
+    local remaining = deadline - now
+    if remaining <= 0 then
+      st.elapsed = now - start
+      return nil, timeout_error(st, timeout)
+    end
+    sleep(min(interval, remaining))
+    interval = min(interval * BACKOFF, max_interval)
+  end
+end
+
+return _M
