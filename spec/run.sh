@@ -87,6 +87,8 @@ if start_server; then
     run_suite luajit busted --lua=luajit --run=luajit -o TAP spec
     # Neovim (LuaJIT): nuon.nvim on vim.loop, headless
     run_suite nvim nvim --headless -u NONE -i NONE -c "luafile spec/nvim/run.lua"
+    # OpenResty: nuon.resty in a real nginx (its own instance, one worker)
+    run_suite openresty env NUON_OPENRESTY_SPEC=1 busted --lua=lua5.4 -o TAP spec/openresty_spec.lua
   fi
 else
   echo "# the test server did not start"
