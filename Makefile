@@ -7,6 +7,9 @@
 #   make demo        start the test server with generated data and run the examples
 #   make lint        luacheck, cppcheck and warnings-as-errors C builds
 #   make docs        the HTML reference (LDoc) into build/docs/
+#   make check-asan  the suite with nuon.core under ASan+UBSan, and allocation failures
+#   make check-valgrind  the C-core specs under valgrind memcheck
+#   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60)
 #   make install     install into LUADIR/LIBDIR (LuaRocks' variable names)
 #
 # Variables follow LuaRocks' names so `luarocks make` and packagers can pass
@@ -125,3 +128,58 @@ install: build
 
 clean:
 	rm -rf build
+
+# make bench: nuon against its peers on the same data, one table (issue 5;
+# bench/bench.lua says what is measured).  A few minutes on 2 cores; starts
+# its own test server in build/bench-server/.  make bench-smoke: the same
+# harness at tiny sizes (< 30 s); both exit 0 when they ran (goals are
+# reported, not enforced; BENCH_STRICT=1 makes a missed goal fail).
+.PHONY: bench bench-smoke
+bench:
+	$(MAKE) LUA=5.4 build
+	$(MAKE) LUA=luajit build
+	bash bench/run.sh
+
+bench-smoke:
+	$(MAKE) LUA=5.4 build
+	$(MAKE) LUA=luajit build
+	bash bench/run.sh --smoke
+
+# ---- sanitizers and fuzzing (README "Reliability and security") ----------
+# make check-asan: nuon.core with ASan+UBSan in build/asan/, a Lua 5.4 host
+# linked with the ASan runtime (spec/sanitizers/lua.c: no LD_PRELOAD to leak
+# into the processes specs start), the allocation-failure driver
+# (spec/alloc/); spec/sanitizers/asan.sh runs the whole busted suite and the
+# driver.  -z nodelete keeps the module (and libcurl's global state) mapped
+# after lua_close's dlclose, so LeakSanitizer can name leaks and sees
+# libcurl's globals as reachable: no suppression file is needed.
+# make check-valgrind: the module at -O1 in build/valgrind/, the C-core specs
+# under memcheck (spec/sanitizers/valgrind.sh).  make fuzz: spec/fuzz's
+# harness with clang's libFuzzer for FUZZ_TIME seconds (spec/sanitizers/fuzz.sh).
+SAN_LUA_CFLAGS = $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+SAN_LUA_LIBS = $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+
+.PHONY: check-asan check-valgrind fuzz
+check-asan:
+	$(MAKE) build LUA=5.4 BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" \
+	  LDFLAGS="-fsanitize=address,undefined -Wl,-z,nodelete"
+	$(CC) -std=c99 -Wall -Wextra $(ASAN_CFLAGS) $(SAN_LUA_CFLAGS) spec/sanitizers/lua.c \
+	  -o build/asan/lua $(SAN_LUA_LIBS)
+	$(CC) -std=c99 -Wall -Wextra $(ASAN_CFLAGS) $(SAN_LUA_CFLAGS) spec/alloc/alloc_test.c \
+	  -o build/asan/alloc_test $(SAN_LUA_LIBS)
+	bash spec/sanitizers/asan.sh
+
+check-valgrind:
+	$(MAKE) build LUA=5.4 BUILD=build/valgrind CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  LDFLAGS="-Wl,-z,nodelete"
+	bash spec/sanitizers/valgrind.sh
+
+fuzz:
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(SAN_LUA_CFLAGS) $(CURL_CFLAGS) -Isrc spec/fuzz/fuzz_decode.c src/decode.c src/schema.c \
+	  src/error.c -o build/fuzz/fuzz_decode $(SAN_LUA_LIBS)
+	FUZZ_TIME=$(FUZZ_TIME) bash spec/sanitizers/fuzz.sh

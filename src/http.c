@@ -285,6 +285,7 @@ static int client_sandbox_runs(lua_State *L) {
     return 1;
   }
   if (c->t.cap > 4u * 1024 * 1024) nuon_transfer_free(&c->t);
+  nuon_error_scrub(L, -1, c->headers);
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -306,14 +307,22 @@ static const luaL_Reg client_meta[] = {
   {NULL, NULL}
 };
 
+/* The metatable is registered only once it is complete: luaL_newmetatable
+ * registers an empty table first, and a memory error while filling it would
+ * leave every later client without methods or __gc. */
 void nuon_http_open(lua_State *L) {
-  if (luaL_newmetatable(L, NUON_CLIENT_MT)) {
+  lua_getfield(L, LUA_REGISTRYINDEX, NUON_CLIENT_MT);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 5);
     luaL_setfuncs(L, client_meta, 0);
     lua_newtable(L);
     luaL_setfuncs(L, client_methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, NUON_CLIENT_MT);
     lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NUON_CLIENT_MT);
   }
   lua_pop(L, 1);
 }

@@ -6,8 +6,12 @@
  * through the client's multi handle, which lives as long as the client.
  *
  * The slots (easy handles and their transfers) belong to a "batch" userdata
- * with __gc, created before any handle is made, so a Lua error while results
- * are built (out of memory) leaks nothing and leaves the multi handle clean.
+ * with __gc, created before any handle is made.  The transfers are driven
+ * under lua_pcall: a Lua error while results are built (out of memory) first
+ * takes every handle out of the client's multi handle and frees it, then is
+ * raised again.  (Left to __gc, the handles would stay in the multi handle,
+ * where the client's next sandbox_runs_many would meet them, and a client
+ * closed before the batch was collected would be used after its free.)
  *
  * Returns results[id] = { runs = ... } or { err = ... } for every id.
  */
@@ -43,8 +47,9 @@ static double now_mono(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int batch_gc(lua_State *L) {
-  batch *b = (batch *)luaL_checkudata(L, 1, BATCH_MT);
+/* Takes the running handles out of the multi handle and frees every slot.
+ * Safe twice. */
+static void batch_release(batch *b) {
   int i;
   for (i = 0; b->slots && i < b->n; i++) {
     slot *s = &b->slots[i];
@@ -58,6 +63,10 @@ static int batch_gc(lua_State *L) {
   free(b->slots);
   b->slots = NULL;
   b->n = 0;
+}
+
+static int batch_gc(lua_State *L) {
+  batch_release((batch *)luaL_checkudata(L, 1, BATCH_MT));
   return 0;
 }
 
@@ -65,9 +74,16 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n) {
   batch *b = (batch *)nuon_newuserdata(L, sizeof *b);
   int i;
   memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, BATCH_MT)) {
+  lua_getfield(L, LUA_REGISTRYINDEX, BATCH_MT);
+  if (lua_isnil(L, -1)) {
+    /* registered only once complete: a memory error half-way must not leave
+     * a metatable without __gc for every later batch */
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
     lua_pushcfunction(L, batch_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, BATCH_MT);
   }
   lua_setmetatable(L, -2);
   b->multi = c->multi;
@@ -97,14 +113,25 @@ static int slot_start(lua_State *L, batch *b, slot *s) {
   return 0;
 }
 
-/* Stores results[id] = { runs = ... } or { err = ... } for a finished slot. */
-static void store_result(lua_State *L, int ids, int results, slot *s, const nuon_outcome *o,
-                         const nuon_decode_opts *opts) {
+/* What the driving loop needs besides the Lua values it is called with. */
+typedef struct job {
+  nuon_client *c;
+  batch *b;
+  int nids;
+  long long limit, offset;
+  nuon_decode_opts opts;
+} job;
+
+/* Stores results[id] = { runs = ... } or { err = ... } for a finished slot,
+ * the token scrubbed from an error. */
+static void store_result(lua_State *L, const nuon_client *c, int ids, int results, slot *s,
+                         const nuon_outcome *o, const nuon_decode_opts *opts) {
   lua_rawgeti(L, ids, s->id_index);  /* the id */
   lua_createtable(L, 0, 2);
   if (nuon_transfer_push_result(L, &s->t, o, s->attempt, opts)) {
     lua_setfield(L, -2, "runs");
   } else {
+    nuon_error_scrub(L, -1, c->headers);
     lua_setfield(L, -2, "err");
   }
   lua_rawset(L, results);
@@ -112,44 +139,15 @@ static void store_result(lua_State *L, int ids, int results, slot *s, const nuon
   s->state = SLOT_IDLE;
 }
 
-int nuon_multi_sandbox_runs_many(lua_State *L) {
-  nuon_client *c = nuon_check_client(L);
-  int concurrency, nids, next = 1, ids = 2, results, active, i;
-  long long limit, offset;
-  nuon_decode_opts opts;
-  batch *b;
-
-  luaL_checktype(L, 2, LUA_TTABLE);
-  concurrency = (int)luaL_optinteger(L, 3, 8);
-  luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 3,
-                "concurrency must be 1..256");
-  limit = nuon_opt_count(L, 4);
-  offset = nuon_opt_count(L, 5);
-  opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
-  lua_settop(L, 6);
-  if (!c->curl) {
-    lua_pushnil(L);
-    nuon_error_push(L, "config", "the client is closed");
-    return 2;
-  }
-  nids = (int)nuon_rawlen(L, ids);
-  for (i = 1; i <= nids; i++) {
-    size_t n;
-    lua_rawgeti(L, ids, i);
-    if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &n), n == 0))
-      return luaL_argerror(L, 2, "install ids must be non-empty strings");
-    lua_pop(L, 1);
-  }
-  if (!c->multi) {
-    c->multi = curl_multi_init();
-    if (!c->multi) return luaL_error(L, "nuon: curl_multi_init failed");
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
-  }
-  if (concurrency > nids) concurrency = nids > 0 ? nids : 1;
-  lua_createtable(L, 0, nids);
-  results = lua_gettop(L);
-  b = new_batch(L, c, concurrency);
+/* drive(job, ids, results): runs the batch until every id has its result.
+ * Called under lua_pcall. */
+static int drive(lua_State *L) {
+  const job *j = (const job *)lua_touserdata(L, 1);
+  nuon_client *c = j->c;
+  batch *b = j->b;
+  int nids = j->nids, next = 1, ids = 2, results = 3, active, i;
+  long long limit = j->limit, offset = j->offset;
+  nuon_decode_opts opts = j->opts;
 
   for (;;) {
     int running = 0, waiting = 0, msgs;
@@ -206,7 +204,7 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
         waiting++;
         if (s->wake_at < wake) wake = s->wake_at;
       } else {
-        store_result(L, ids, results, s, &o, &opts);
+        store_result(L, c, ids, results, s, &o, &opts);
       }
     }
 
@@ -214,7 +212,9 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
     for (i = 0; i < b->n; i++)
       if (b->slots[i].state != SLOT_IDLE) active++;
     if (active == 0 && next > nids) break;
-    if (active == 0) continue; /* idle slots get work at the top */
+    /* idle slots get work at the top, before waiting on the others: a slot
+     * freed while others are still running must not wait for their replies */
+    if (active == 0 || (active < b->n && next <= nids)) continue;
     if (running == 0 && waiting) {
       nuon_sleep(wake - now_mono());
     } else {
@@ -223,6 +223,56 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
                       NULL);
     }
   }
+  return 0;
+}
+
+int nuon_multi_sandbox_runs_many(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  int concurrency, ids = 2, results, i;
+  job j;
+
+  luaL_checktype(L, 2, LUA_TTABLE);
+  concurrency = (int)luaL_optinteger(L, 3, 8);
+  luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 3,
+                "concurrency must be 1..256");
+  j.c = c;
+  j.limit = nuon_opt_count(L, 4);
+  j.offset = nuon_opt_count(L, 5);
+  j.opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
+  j.opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  lua_settop(L, 6);
+  if (!c->curl) {
+    lua_pushnil(L);
+    nuon_error_push(L, "config", "the client is closed");
+    return 2;
+  }
+  j.nids = (int)nuon_rawlen(L, ids);
+  for (i = 1; i <= j.nids; i++) {
+    size_t n;
+    lua_rawgeti(L, ids, i);
+    if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &n), n == 0))
+      return luaL_argerror(L, 2, "install ids must be non-empty strings");
+    lua_pop(L, 1);
+  }
+  if (!c->multi) {
+    c->multi = curl_multi_init();
+    if (!c->multi) return luaL_error(L, "nuon: curl_multi_init failed");
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
+  }
+  if (concurrency > j.nids) concurrency = j.nids > 0 ? j.nids : 1;
+  lua_createtable(L, 0, j.nids);
+  results = lua_gettop(L);
+  j.b = new_batch(L, c, concurrency);
+
+  lua_pushcfunction(L, drive);
+  lua_pushlightuserdata(L, &j);
+  lua_pushvalue(L, ids);
+  lua_pushvalue(L, results);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    batch_release(j.b); /* before anything else can use the multi handle */
+    return lua_error(L);
+  }
+  batch_release(j.b); /* the connections stay in the multi handle's cache */
   lua_pushvalue(L, results);
   return 1;
 }

@@ -114,6 +114,11 @@ NUON_INTERNAL void nuon_transfer_attach(nuon_transfer *t, CURL *curl);
  * or -1 when there is none or it cannot be read. */
 NUON_INTERNAL double nuon_transfer_retry_after(const nuon_transfer *t);
 
+/* Replaces the token (taken from the Authorization header in headers) with
+ * "<redacted>" in every string field of the error table at idx: a hostile or
+ * careless server may echo it back in its error body, a Location or a value. */
+NUON_INTERNAL void nuon_error_scrub(lua_State *L, int idx, const struct curl_slist *headers);
+
 /* The outcome of one attempt, as the retry loop sees it. */
 typedef struct nuon_outcome {
   CURLcode code;   /* CURLE_OK when an HTTP response arrived */

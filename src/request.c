@@ -244,6 +244,7 @@ static int push_result(lua_State *L, nuon_request *r) {
     return 2;
   }
   if (nuon_transfer_push_result(L, &r->t, &r->outcome, r->attempt, &r->opts)) return 1;
+  nuon_error_scrub(L, -1, r->headers);
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -286,17 +287,25 @@ static void ensure_metatable(lua_State *L) {
     {"sockets", request_sockets}, {"timeout", request_timeout}, {"step", request_step},
     {"done", request_done},       {"result", request_result},   {"perform", request_perform},
     {"close", request_close},     {NULL, NULL}};
-  if (luaL_newmetatable(L, REQUEST_MT)) {
-    lua_pushcfunction(L, request_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, request_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, request_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-  }
+  lua_getfield(L, LUA_REGISTRYINDEX, REQUEST_MT);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  /* registered only once complete: a memory error half-way must not leave
+   * a metatable without __gc or __index behind for later requests */
+  lua_createtable(L, 0, 5);
+  lua_pushcfunction(L, request_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, request_close);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, request_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, REQUEST_MT);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, REQUEST_MT);
 }
 
 /* c:start(install_id [, limit, offset, page, strict]) */

@@ -226,11 +226,11 @@ static void push_http_error(lua_State *L, const nuon_transfer *t, const nuon_out
   attempts_note(note, sizeof note, attempts);
   detail[0] = '\0';
 
-  /* the server's ErrResponse, when the body is one */
-  if (t->len && nuon_decode_json(L, t->body, t->len, 16) && lua_istable(L, -1)) {
-    body = lua_gettop(L);
-  } else {
-    lua_pop(L, 1);
+  /* the server's ErrResponse, when the body is one (an empty body pushes
+   * nothing, so there is nothing to pop) */
+  if (t->len) {
+    if (nuon_decode_json(L, t->body, t->len, 16) && lua_istable(L, -1)) body = lua_gettop(L);
+    else lua_pop(L, 1);
   }
   if (o->status >= 300 && o->status < 400) {
     snprintf(detail, sizeof detail, ": redirects are not followed (Location: %.200s)",
@@ -274,11 +274,14 @@ static void push_transport_error(lua_State *L, const nuon_transfer *t, const nuo
   } else if (o->code == CURLE_OPERATION_TIMEDOUT) {
     nuon_error_pushf(L, "timeout", "request timed out: %s%s", what, note);
     nuon_error_setbool(L, "retryable", 1);
-  } else if (o->code == CURLE_PEER_FAILED_VERIFICATION || o->code == CURLE_SSL_CACERT_BADFILE ||
-             o->code == CURLE_SSL_CERTPROBLEM) {
+  } else if (o->code == CURLE_SSL_CACERT_BADFILE) {
+    /* a setting to fix, not a server to distrust */
+    nuon_error_pushf(L, "config", "cannot use ca_file: %s", what);
+    nuon_error_setbool(L, "retryable", 0);
+  } else if (o->code == CURLE_PEER_FAILED_VERIFICATION || o->code == CURLE_SSL_CERTPROBLEM) {
     nuon_error_pushf(L, "network",
-                     "TLS certificate verification failed: %s (set ca_file to the CA that "
-                     "signed the server's certificate)",
+                     "TLS certificate verification failed: %s (if the server's certificate comes "
+                     "from a private CA, set ca_file to that CA)",
                      what);
     nuon_error_setbool(L, "retryable", 0);
   } else {
@@ -287,6 +290,51 @@ static void push_transport_error(lua_State *L, const nuon_transfer *t, const nuo
   }
   nuon_error_setint(L, "attempts", attempts);
   nuon_error_setint(L, "curl_code", (long long)o->code);
+}
+
+/* Tokens shorter than this are not real API tokens (test values like "t"):
+ * scrubbing them would only mangle messages. */
+#define SCRUB_MIN_TOKEN 8
+
+void nuon_error_scrub(lua_State *L, int idx, const struct curl_slist *headers) {
+  static const char prefix[] = "Authorization: Bearer ";
+  const char *tok = NULL;
+  size_t tn = 0;
+  idx = nuon_absindex(L, idx);
+  for (; headers; headers = headers->next) {
+    if (strncmp(headers->data, prefix, sizeof prefix - 1) == 0) {
+      tok = headers->data + sizeof prefix - 1;
+      tn = strlen(tok);
+      break;
+    }
+  }
+  if (!tok || tn < SCRUB_MIN_TOKEN || !lua_istable(L, idx)) return;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t n, i;
+    const char *s;
+    int found = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      s = lua_tolstring(L, -1, &n);
+      for (i = 0; !found && n >= tn && i <= n - tn; i++) found = memcmp(s + i, tok, tn) == 0;
+      if (found) {
+        luaL_Buffer b;
+        lua_pushvalue(L, -2); /* the key */
+        luaL_buffinit(L, &b);
+        for (i = 0; i < n;) {
+          if (n - i >= tn && memcmp(s + i, tok, tn) == 0) {
+            luaL_addstring(&b, "<redacted>");
+            i += tn;
+          } else {
+            luaL_addchar(&b, s[i++]);
+          }
+        }
+        luaL_pushresult(&b);
+        lua_rawset(L, idx); /* replacing an existing field is allowed during lua_next */
+      }
+    }
+    lua_pop(L, 1);
+  }
 }
 
 static void set_int_field(lua_State *L, const char *k, long long v) {
@@ -307,6 +355,7 @@ int nuon_transfer_push_result(lua_State *L, const nuon_transfer *t, const nuon_o
   if (!nuon_decode_runs(L, t->body ? t->body : "", t->len, opts)) {
     nuon_error_setint(L, "status", o->status);
     nuon_error_setbool(L, "retryable", 0);
+    nuon_error_setint(L, "attempts", attempts); /* a 200 may follow retries */
     return 0;
   }
   lua_createtable(L, 0, 4);

@@ -15,7 +15,14 @@
 --   ts.requests(), ts.clear_requests()         the request log, oldest first
 --   ts.get(path, headers) / ts.raw(bytes)      raw HTTP: { status, headers, body }
 --
--- The URL comes from $NUON_TEST_URL, else build/server/url (spec/server/start.sh).
+--   ts.tls_url                                  the same API over HTTPS (nil without openssl)
+--   ts.ca_file, ts.other_ca_file                the CA that signed its certificate; an unrelated CA
+--   ts.other_url                                "another host" that only records what reaches it
+--   ts.other_requests(), ts.clear_other_requests()  its log: { method, uri, headers }
+--
+-- The URL comes from $NUON_TEST_URL, else build/server/url (spec/server/start.sh);
+-- the others from $NUON_TEST_TLS_URL, $NUON_TEST_OTHER_URL and $NUON_TEST_CA_FILE,
+-- else from the server's directory ($NUON_TEST_SERVER_DIR or build/server/).
 local socket = require "socket"
 local cjson = require "cjson"
 
@@ -36,10 +43,26 @@ local function read_file(path)
   return s
 end
 
+local server_dir = os.getenv("NUON_TEST_SERVER_DIR") or (root .. "/build/server")
+if server_dir == "" then server_dir = root .. "/build/server" end
+
+-- $NAME, else the first line of the server directory's `file`, else nil
+local function setting(name, file)
+  local v = os.getenv(name)
+  if not v or v == "" then v = (read_file(server_dir .. "/" .. file) or ""):match("^%s*(.-)%s*$") end
+  if v == "" then return nil end
+  return v
+end
+
 ts.url = os.getenv("NUON_TEST_URL")
 if not ts.url or ts.url == "" then
   ts.url = (read_file(root .. "/build/server/url") or ""):match("^%s*(.-)%s*$")
 end
+ts.tls_url = setting("NUON_TEST_TLS_URL", "tls_url")
+ts.other_url = setting("NUON_TEST_OTHER_URL", "other_url")
+ts.ca_file = os.getenv("NUON_TEST_CA_FILE")
+if not ts.ca_file or ts.ca_file == "" then ts.ca_file = server_dir .. "/tls/ca.crt" end
+ts.other_ca_file = ts.ca_file:gsub("ca%.crt$", "other-ca.crt")
 ts.token = config.token
 ts.org_id = config.org_id
 ts.demo = {}
@@ -74,10 +97,16 @@ end
 -- Sends `request` (the exact bytes) and reads one response.
 -- Returns { status = n, reason = s, headers = { lowercase = value }, body = s }
 -- or nil, err ("closed" when the server hung up without answering).
-function ts.raw(request, timeout)
+-- `url` (default ts.url) picks another plain-HTTP listener.
+function ts.raw(request, timeout, url)
+  local h, p = host, port
+  if url then
+    h, p = url:match("^http://([^:/]+):(%d+)")
+    p = tonumber(p)
+  end
   local sock = socket.tcp()
   sock:settimeout(timeout or 10)
-  local ok, err = sock:connect(host, port)
+  local ok, err = sock:connect(h, p)
   if not ok then return nil, err end
   sock:send(request)
   local line
@@ -166,5 +195,19 @@ function ts.faults() return control("GET", "faults") end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
 function ts.clear_requests() return control("DELETE", "requests") end
+
+-- The "other host" (spec/server/other.lua) answers on its own listener.
+local function other(method)
+  assert(ts.other_url, "no other-host listener (spec/server/start.sh writes other_url)")
+  local o_host, o_port = ts.other_url:match("^http://([^:/]+):(%d+)")
+  local res, err = ts.raw(method .. " /__other/requests HTTP/1.1\r\nHost: " .. o_host .. ":" .. o_port
+    .. "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 10, ts.other_url)
+  if not res or res.status ~= 200 then
+    error("other host " .. method .. " /__other/requests: " .. tostring(res and res.status or err), 2)
+  end
+  return cjson.decode(res.body)
+end
+function ts.other_requests() return other("GET") end
+function ts.clear_other_requests() return other("DELETE") end
 
 return ts

@@ -637,7 +637,9 @@ local function new_job(rng, run, kind, status, t0, t1)
       j.started = timestamp(t0 + 2, 0)
       if status ~= "in-progress" then
         j.finished = timestamp(t1, 0)
-        j.execution_ns = format("%d", (t1 - t0 - 2)) .. "000000000"
+        local secs = t1 - t0 - 2
+        -- "0" .. nine zeros would be a number with a leading zero: not JSON
+        j.execution_ns = secs > 0 and (format("%d", secs) .. "000000000") or "0"
       end
     end
     if kind == "apply" and status == "finished" then j.outputs = true end

@@ -4,10 +4,15 @@
 #   bash spec/server/start.sh        prints NUON_TEST_URL=http://127.0.0.1:PORT
 #
 # State lives in $NUON_TEST_SERVER_DIR (default build/server/): nginx.conf, the
-# URL in `url`, logs, pid files. A watchdog stops the server by itself after
-# $NUON_TEST_SERVER_TTL seconds (default and maximum 1800) even if nobody calls
-# spec/server/stop.sh. Starting again from the same directory replaces the
-# previous instance.
+# URL in `url`, logs, pid files. Two more listeners, for the reliability and
+# security specs: the same API over HTTPS (URL in `tls_url`; a CA and
+# certificate made now by spec/tls/mkcerts.sh into `tls/`, CA in tls/ca.crt;
+# left out with a warning when openssl is missing) and "another host" that
+# only records what reaches it (server/other.lua; URL in `other_url`, on
+# 127.0.0.2 where the system allows it). A watchdog stops the server by
+# itself after $NUON_TEST_SERVER_TTL seconds (default and maximum 1800) even
+# if nobody calls spec/server/stop.sh. Starting again from the same directory
+# replaces the previous instance.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,18 +31,38 @@ done
 NUON_TEST_SERVER_DIR=$dir bash "$here/stop.sh" >/dev/null 2>&1 || true
 mkdir -p "$dir/tmp"
 dir=$(cd "$dir" && pwd)
-rm -f "$dir/url" "$dir/error.log"
+rm -f "$dir/url" "$dir/tls_url" "$dir/other_url" "$dir/error.log"
+
+tls=""
+if bash "$root/spec/tls/mkcerts.sh" "$dir/tls" >"$dir/mkcerts.out" 2>&1; then
+  tls=1
+else
+  echo "start.sh: no HTTPS listener: spec/tls/mkcerts.sh failed:" >&2
+  cat "$dir/mkcerts.out" >&2
+fi
+
+# Is this address:port free? (something answering there would cost nginx 2.5 s of retries)
+port_free() { ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+random_port() { echo $(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 )); }
+other_host=127.0.0.2
 
 user_line="# (not root: workers run as this user)"
 [ "$(id -u)" = 0 ] && user_line="user root;"
 
 started=""
 for attempt in $(seq 1 25); do
-  port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
-  # something already answers there: pick another before nginx spends 2.5 s retrying
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+  port=$(random_port)
+  tls_port=$(random_port)
+  other_port=$(random_port)
+  if [ "$port" = "$tls_port" ] || [ "$port" = "$other_port" ] || [ "$tls_port" = "$other_port" ]; then continue; fi
+  if ! { port_free 127.0.0.1 "$port" && port_free 127.0.0.1 "$tls_port" && port_free "$other_host" "$other_port"; }; then
+    continue
+  fi
   instance="$$-$attempt-$RANDOM"
-  sed -e "s|@DIR@|$dir|g" -e "s|@ROOT@|$root|g" -e "s|@PORT@|$port|g" \
+  tls_sed="s|^@TLS@||"
+  [ -n "$tls" ] || tls_sed="/^@TLS@/d"
+  sed -e "$tls_sed" -e "s|@DIR@|$dir|g" -e "s|@ROOT@|$root|g" -e "s|@PORT@|$port|g" \
+      -e "s|@TLS_PORT@|$tls_port|g" -e "s|@OTHER_HOST@|$other_host|g" -e "s|@OTHER_PORT@|$other_port|g" \
       -e "s|@INSTANCE@|$instance|g" -e "s|@USER@|$user_line|g" \
       "$here/nginx.conf.in" > "$dir/nginx.conf"
   setsid "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
@@ -55,6 +80,11 @@ for attempt in $(seq 1 25); do
   [ -n "$started" ] && break
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # no 127.0.0.2 here (not every system routes all of 127/8): "another host" gets 127.0.0.1
+  if [ "$other_host" != 127.0.0.1 ] && grep -q "Cannot assign requested address" "$dir/error.log" "$dir/nginx.out" 2>/dev/null; then
+    other_host=127.0.0.1
+    continue
+  fi
   if ! grep -q "Address already in use" "$dir/error.log" "$dir/nginx.out" 2>/dev/null; then
     echo "start.sh: nginx did not start:" >&2
     cat "$dir/nginx.out" "$dir/error.log" >&2 2>/dev/null || true
@@ -79,5 +109,7 @@ setsid bash -c '
 echo $! > "$dir/watchdog.pid"
 
 url="http://127.0.0.1:$port"
+[ -n "$tls" ] && echo "https://127.0.0.1:$tls_port" > "$dir/tls_url"
+echo "http://$other_host:$other_port" > "$dir/other_url"
 echo "$url" > "$dir/url"
 echo "NUON_TEST_URL=$url"
