@@ -27,6 +27,9 @@ local socket = require "socket"
 local cjson = require "cjson"
 
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "spec/helpers"
+-- absolute, so paths handed to other processes (nginx's CA file) still hold
+-- from their own working directory
+if here:sub(1, 1) ~= "/" then here = (os.getenv("PWD") or ".") .. "/" .. here end
 local root = here .. "/../.."
 if not package.path:find(root .. "/spec/?.lua", 1, true) then
   package.path = root .. "/spec/?.lua;" .. package.path
