@@ -106,26 +106,11 @@ local function pages(self, fname, install_id, opts)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
                         max = opts.max }, 4)
   local strict = opts.strict
-  local buf, i = {}, 1
-  local function next_run()
-    while true do
-      local run = buf[i]
-      if run ~= nil then
-        i = i + 1
-        return run
-      end
-      local limit, offset = p:request()
-      if not limit then return nil end
-      local h = self._core
-      if not h then return false, closed_err end
-      local runs, err = h:sandbox_runs(install_id, limit, offset, nil, strict)
-      if not runs then
-        p.finished = true
-        return false, err
-      end
-      buf, i = p:feed(runs), 1
-    end
-  end
+  local next_run = p:runs(function(limit, offset)
+    local h = self._core
+    if not h then return nil, closed_err end
+    return h:sandbox_runs(install_id, limit, offset, nil, strict)
+  end)
   return next_run, p.warnings
 end
 
@@ -135,11 +120,7 @@ end
 -- @tparam[opt] table opts `page_size` (100), `where` (see nuon.filter), `max`, `strict`
 function Client:each_sandbox_run(install_id, opts)
   local next_run = pages(self, "each_sandbox_run", install_id, opts)
-  return function()
-    local run, err = next_run()
-    if run == false then error(err, 0) end
-    return run
-  end
+  return Pager.iterate(next_run)
 end
 
 --- Collects every run of an install, following pages.
@@ -148,17 +129,7 @@ end
 -- @tparam[opt] table opts as for `each_sandbox_run`
 -- @return a sequence of runs, or nil, err
 function Client:all_sandbox_runs(install_id, opts)
-  local next_run, warnings = pages(self, "all_sandbox_runs", install_id, opts)
-  local all, n = {}, 0
-  while true do
-    local run, err = next_run()
-    if run == false then return nil, err end
-    if run == nil then break end
-    n = n + 1
-    all[n] = run
-  end
-  all.warnings = warnings
-  return all
+  return Pager.collect(pages(self, "all_sandbox_runs", install_id, opts))
 end
 
 --- Starts a request without blocking, for an event loop to drive (see

@@ -84,4 +84,51 @@ function Pager:feed(runs)
   return out
 end
 
+--- Drives the pager with `fetch(limit, offset)` → runs | nil, err and
+-- returns next(), which gives a run, nil when done, or false, err when a page
+-- failed.
+function Pager:runs(fetch)
+  local buf, i = {}, 1
+  return function()
+    while true do
+      local run = buf[i]
+      if run ~= nil then
+        i = i + 1
+        return run
+      end
+      local limit, offset = self:request()
+      if not limit then return nil end
+      local runs, err = fetch(limit, offset)
+      if not runs then
+        self.finished = true
+        return false, err
+      end
+      buf, i = self:feed(runs), 1
+    end
+  end
+end
+
+--- A generic-for iterator over next() that raises the error object.
+function Pager.iterate(next_run)
+  return function()
+    local run, err = next_run()
+    if run == false then error(err, 0) end
+    return run
+  end
+end
+
+--- Collects next() into a sequence with `.warnings`, or returns nil, err.
+function Pager.collect(next_run, warnings)
+  local all, n = {}, 0
+  while true do
+    local run, err = next_run()
+    if run == false then return nil, err end
+    if run == nil then break end
+    n = n + 1
+    all[n] = run
+  end
+  all.warnings = warnings
+  return all
+end
+
 return Pager
