@@ -113,14 +113,12 @@ typedef struct place {
   str_stat value;
 } place;
 
-#define PLACES_MIN 256  /* one per 256 input bytes, a power of 2, between these */
-#define PLACES_MAX 1024
 #define PLACE_ITEM 0xFFFFu /* the "key" of an array's items */
 
 /* A key outside the schema, seen before.  Keys repeat (the fields of
  * status_v2, workflow, outputs...): they are pushed from here without being
- * hashed and interned by Lua again.  Its Lua string is in stack slot
- * cbase + KEY_SLOT(i). */
+ * hashed and interned by Lua again.  Its Lua string is in memo slot
+ * KEY_SLOT(i). */
 #define KEY_INLINE 42 /* longer keys are not cached */
 
 typedef struct key_entry {
@@ -134,7 +132,7 @@ typedef struct key_entry {
  * String values: about two in three repeat one seen shortly before (org ids,
  * config ids and timestamps, owner types, statuses...).  The string cache is
  * direct-mapped on a hash of the bytes: entry i holds the bytes of an
- * escape-free string and stack slot cbase + STR_SLOT(i) its Lua string, so a
+ * escape-free string and memo slot STR_SLOT(i) its Lua string, so a
  * repeat is pushed without Lua hashing and interning it again.  Each field
  * also remembers the entry of its last value and tries it first, before
  * scanning the input.  An entry keeps a copy of the bytes, not a pointer into
@@ -148,17 +146,12 @@ typedef struct str_entry {
   uchar used, n;
   char b[STR_INLINE];
 } str_entry;
-#define STR_CACHE_MIN 64      /* entries: one per 64 input bytes, a power of 2 */
-#define STR_CACHE_MAX 1024    /*   between these (LuaJIT lets a C function
-                                   use 8000 stack slots; the cache uses some) */
 
 /*
- * The interned keys and the cached strings live in the Lua stack, above the
- * caller's values: a slot is read with lua_pushvalue and written with
- * lua_copy, cheaper than a table's rawgeti/rawseti.  Key-table slot k is at
- * stack index kbase + k; cache slot c at cbase + c, where the cache slots are:
- * 1 .. NUON_SCHEMA_MAX_KEYS the last value of each enum field, then the key
- * cache, then the string cache.
+ * The schema's interned keys live in the Lua stack, above the caller's
+ * values (read with lua_pushvalue, cheaper than a table's rawgeti):
+ * key-table slot k is at stack index kbase + k.  The cached strings live in
+ * the memo table (see memo below), at these slots:
  */
 #define KEY_SLOT(i) (NUON_SCHEMA_MAX_KEYS + 1 + (int)(i))
 #define STR_SLOT(i) (NUON_SCHEMA_MAX_KEYS + 1 + KEY_CACHE + (int)(i))
@@ -189,6 +182,44 @@ typedef struct path_entry {
   int index; /* 1-based */
 } path_entry;
 
+/*
+ * What the decoder learns, kept from one call to the next (one per Lua
+ * state, in the registry): the caches and the guesses.  Nothing in it needs
+ * clearing for a new input, since every cached string is confirmed by
+ * comparing bytes and every guess is only a guess.  So a call pays nothing
+ * to set up, and a run of small pages (the common case: one page a request)
+ * starts with the caches warm.  The Lua strings sit in the memo table
+ * (memo_slot): each entry's bytes and its string are written with no
+ * allocation between, so an error (out of memory) or a decode run by a
+ * finalizer in the middle of another never leaves the two disagreeing.
+ */
+#define STR_CACHE 1024 /* string cache entries, a power of 2 */
+#define PLACES 1024    /* places, a power of 2 */
+
+typedef struct memo {
+  str_entry strs[STR_CACHE];
+  unsigned str_hashes[STR_CACHE]; /* apart, so a new string is told apart
+                                     without touching the entries */
+  key_entry kc[KEY_CACHE];
+  place places[PLACES];
+  int hint[NUON_NTYPES]; /* table size to create objects of each type with */
+  /* Per field, by key slot: */
+  struct {
+    int size;       /* enums: the last value's index (-1: none); maps: entries */
+    str_stat value; /* strings: their values */
+    token first;    /* maps: the first key of the last one */
+    uchar used, n;  /* enums: the last value's bytes (escape-free), whose */
+    char b[26];     /* Lua string is in memo slot `key` */
+  } last[NUON_SCHEMA_MAX_KEYS + 1];
+  /* per type, the token that followed each field (index nfields: the first) */
+  token next[NUON_NTYPES][NUON_SCHEMA_MAX_FIELDS + 1];
+} memo;
+
+/* Memo-table slots: 1 .. NUON_SCHEMA_MAX_KEYS the last value of each enum
+ * field, then the key cache, then the string cache; the memo userdata last. */
+#define MEMO_UDATA (STR_SLOT(STR_CACHE) + 1)
+#define MEMO_REGISTRY_KEY "nuon.decode.memo"
+
 typedef struct decoder {
   lua_State *L;
   const uchar *start, *end;
@@ -204,27 +235,18 @@ typedef struct decoder {
   char *buf;          /* scratch: small[] or the userdata's block */
   size_t cap;
   int kbase; /* stack index of key-table slot 0 (typed mode) */
-  int cbase; /* stack index of cache slot 0 (see key_entry, str_entry) */
-  str_entry *strs; /* the string cache, a userdata in the stack ... */
-  unsigned *str_hashes; /* ... followed by its hashes */
-  unsigned str_mask;
-  int hint[NUON_NTYPES]; /* table size to create objects of each type with */
-  /* Per field, by key slot: */
-  struct {
-    int size;       /* enums: the last value's index (-1: none); maps: entries */
-    str_stat value; /* strings: their values */
-    token first;    /* maps: the first key of the last one */
-    uchar used, n;  /* enums: the last value's bytes (escape-free), whose */
-    char b[26];     /* Lua string is cache[slot] */
-  } last[NUON_SCHEMA_MAX_KEYS + 1];
-  key_entry kc[KEY_CACHE];
-  place *places; /* a userdata in the stack */
-  unsigned place_mask;
-  /* per type, the token that followed each field (index nfields: the first) */
-  token next[NUON_NTYPES][NUON_SCHEMA_MAX_FIELDS + 1];
+  int mt;    /* stack index of the memo table */
+  memo *m;
   path_entry path[PATH_SLOTS];
   char small[256];
 } decoder;
+
+/* Memo slot `slot` := the value on top of the stack (left there).  Never
+ * allocates, so it can sit between the writes of an entry's bytes. */
+static void memo_set(decoder *d, int slot) {
+  lua_pushvalue(d->L, -1);
+  lua_rawseti(d->L, d->mt, slot);
+}
 
 typedef struct number {
   int is_int; /* an integer literal within int64 */
@@ -789,10 +811,10 @@ HOT int push_string(decoder *d, str_stat *st) {
       return 1;
     }
     if (st->last >= 0) {
-      e = &d->strs[st->last];
+      e = &d->m->strs[st->last];
       if (e->used && key_at(d, p, e->b, e->n)) {
         d->p = p + e->n + 2;
-        lua_pushvalue(L, d->cbase + STR_SLOT(st->last));
+        lua_rawgeti(L, d->mt, STR_SLOT(st->last));
         st->miss = 0;
         return 1;
       }
@@ -808,18 +830,18 @@ HOT int push_string(decoder *d, str_stat *st) {
     return 1;
   }
   hash = str_hash(p + 1, raw);
-  h = hash & d->str_mask;
-  e = &d->strs[h];
-  if (d->str_hashes[h] == hash && e->n == raw && e->used && same_bytes(e->b, p + 1, raw)) {
-    lua_pushvalue(L, d->cbase + STR_SLOT(h));
+  h = hash & (STR_CACHE - 1);
+  e = &d->m->strs[h];
+  if (d->m->str_hashes[h] == hash && e->n == raw && e->used && same_bytes(e->b, p + 1, raw)) {
+    lua_rawgeti(L, d->mt, STR_SLOT(h));
     if (st) st->miss = 0;
   } else {
     lua_pushlstring(L, s, n);
-    lua_copy(L, -1, d->cbase + STR_SLOT(h));
+    memo_set(d, STR_SLOT(h));
     e->used = 1;
     e->n = (uchar)raw;
     memcpy(e->b, p + 1, raw);
-    d->str_hashes[h] = hash;
+    d->m->str_hashes[h] = hash;
     if (st && st->miss < STR_BYPASS) st->miss++;
   }
   if (st) st->last = (int)h;
@@ -869,10 +891,10 @@ HOT int read_key(decoder *d, const uchar *p, int ti, token guess) {
       }
     }
   } else if (guess < TOK_RAW) {
-    e = &d->kc[guess - TOK_KEY];
+    e = &d->m->kc[guess - TOK_KEY];
     if (e->used && (ti < 0 || (e->unknown_in >> ti) & 1) && key_at(d, p, e->k, e->kn)) {
       d->p = p + e->kn + 2;
-      lua_pushvalue(L, d->cbase + KEY_SLOT(guess - TOK_KEY));
+      lua_rawgeti(L, d->mt, KEY_SLOT(guess - TOK_KEY));
       return guess;
     }
   }
@@ -887,12 +909,12 @@ HOT int read_key(decoder *d, const uchar *p, int ti, token guess) {
     return TOK_RAW;
   }
   h = key_hash(p + 1, n);
-  e = &d->kc[h];
+  e = &d->m->kc[h];
   if (e->used && e->kn == n && same_bytes(e->k, s, n)) {
-    lua_pushvalue(L, d->cbase + KEY_SLOT(h));
+    lua_rawgeti(L, d->mt, KEY_SLOT(h));
   } else {
     lua_pushlstring(L, s, n);
-    lua_copy(L, -1, d->cbase + KEY_SLOT(h));
+    memo_set(d, KEY_SLOT(h));
     e->used = 1;
     e->kn = (uchar)n;
     memcpy(e->k, s, n);
@@ -973,7 +995,7 @@ HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
 HOT int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
   if (tok < TOK_RAW && seen->nnull < NULL_KEYS) { /* cached: escape-free */
     seen->null_key[seen->nnull] = kp + 1;
-    seen->null_len[seen->nnull++] = d->kc[tok - TOK_KEY].kn;
+    seen->null_len[seen->nnull++] = d->m->kc[tok - TOK_KEY].kn;
     lua_pop(d->L, 1);
     return 0;
   }
@@ -1019,22 +1041,22 @@ HOT int read_colon(decoder *d, const uchar *p) {
 /* The token that followed `prev`, NULL when there is none to learn. */
 HOT token *next_slot(decoder *d, int ti, token prev, token *first) {
   if (prev == TOK_NONE) return first;
-  if (prev < TOK_KEY) return ti >= 0 ? &d->next[ti][prev] : NULL;
-  if (prev < TOK_RAW) return &d->kc[prev - TOK_KEY].next;
+  if (prev < TOK_KEY) return ti >= 0 ? &d->m->next[ti][prev] : NULL;
+  if (prev < TOK_RAW) return &d->m->kc[prev - TOK_KEY].next;
   return NULL;
 }
 
 /* The place of the value under key token tok in the place parent. */
-HOT unsigned place_of(const decoder *d, unsigned parent, unsigned tok) {
+HOT unsigned place_of(unsigned parent, unsigned tok) {
   uint64_t x = ((uint64_t)parent << 17 ^ tok) * 0x9E3779B97F4A7C15ULL;
-  return (unsigned)(x >> 40) & d->place_mask;
+  return (unsigned)(x >> 40) & (PLACES - 1);
 }
 
 /* A generic object in place pl. */
 static int parse_object(decoder *d, unsigned pl) {
   lua_State *L = d->L;
   const uchar *p;
-  place *here = &d->places[pl];
+  place *here = &d->m->places[pl];
   key_set seen = KEY_SET_INIT;
   token prev = TOK_NONE;
   int has_null = 0, count = 0, r;
@@ -1057,7 +1079,7 @@ static int parse_object(decoder *d, unsigned pl) {
       prev = (token)tok;
       if (!check_unique(d, &seen, tok, kp)) return 0;
       if (!read_colon(d, d->p)) return 0;
-      r = parse_value(d, place_of(d, pl, (unsigned)tok));
+      r = parse_value(d, place_of(pl, (unsigned)tok));
       if (!r) return 0;
       if (r == 2) {
         if (null_member(d, &seen, tok, kp)) {
@@ -1076,7 +1098,7 @@ static int parse_object(decoder *d, unsigned pl) {
   }
   d->p = p;
   if (has_null) sweep_nulls(L);
-  size_learn(&d->places[pl].size, count);
+  size_learn(&d->m->places[pl].size, count);
   d->depth--;
   return 1;
 }
@@ -1085,10 +1107,10 @@ static int parse_object(decoder *d, unsigned pl) {
 static int parse_array(decoder *d, unsigned pl) {
   lua_State *L = d->L;
   const uchar *p;
-  unsigned item = place_of(d, pl, PLACE_ITEM);
+  unsigned item = place_of(pl, PLACE_ITEM);
   int i = 0, r;
   if (!enter(d)) return 0;
-  lua_createtable(L, size_guess(d->places[pl].size), 0);
+  lua_createtable(L, size_guess(d->m->places[pl].size), 0);
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == ']') {
     p++;
@@ -1106,7 +1128,7 @@ static int parse_array(decoder *d, unsigned pl) {
     }
   }
   d->p = p;
-  size_learn(&d->places[pl].size, i);
+  size_learn(&d->m->places[pl].size, i);
   d->depth--;
   return 1;
 }
@@ -1117,7 +1139,7 @@ static int parse_value(decoder *d, unsigned pl) {
   lua_State *L = d->L;
   if (d->p >= d->end) return fail_eof(d);
   switch (*d->p) {
-    case '"': return push_string(d, &d->places[pl].value);
+    case '"': return push_string(d, &d->m->places[pl].value);
     case '{': return parse_object(d, pl);
     case '[': return parse_array(d, pl);
     case 't':
@@ -1153,10 +1175,10 @@ static int parse_map(decoder *d, int key) {
   lua_State *L = d->L;
   const uchar *p;
   key_set seen = KEY_SET_INIT;
-  token *first = &d->last[key].first, prev = TOK_NONE;
+  token *first = &d->m->last[key].first, prev = TOK_NONE;
   int slot = d->pn, has_null = 0, count = 0, r;
   if (!enter(d)) return 0;
-  lua_createtable(L, 0, size_guess(d->last[key].size));
+  lua_createtable(L, 0, size_guess(d->m->last[key].size));
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == '}') {
     p++;
@@ -1185,7 +1207,7 @@ static int parse_map(decoder *d, int key) {
           d->path[slot].name = lua_tolstring(L, -1, &d->path[slot].len);
           return wrong_type(d, slot + 1, "string");
         }
-        if (!push_string(d, &d->places[place_of(d, (unsigned)key, (unsigned)tok)].value)) return 0;
+        if (!push_string(d, &d->m->places[place_of((unsigned)key, (unsigned)tok)].value)) return 0;
         lua_rawset(L, -3);
         count++;
       }
@@ -1197,7 +1219,7 @@ static int parse_map(decoder *d, int key) {
   }
   d->p = p;
   if (has_null) sweep_nulls(L);
-  size_learn(&d->last[key].size, count);
+  size_learn(&d->m->last[key].size, count);
   d->depth--;
   return 1;
 }
@@ -1207,10 +1229,10 @@ static int parse_map(decoder *d, int key) {
 static int parse_enum(decoder *d, const nuon_enum *e, int key, int slot) {
   lua_State *L = d->L;
   const uchar *p = d->p;
-  int i = d->last[key].size;
-  if (d->last[key].used && key_at(d, p, d->last[key].b, d->last[key].n)) {
-    d->p = p + d->last[key].n + 2;
-    lua_pushvalue(L, d->cbase + key);
+  int i = d->m->last[key].size;
+  if (d->m->last[key].used && key_at(d, p, d->m->last[key].b, d->m->last[key].n)) {
+    d->p = p + d->m->last[key].n + 2;
+    lua_rawgeti(L, d->mt, key);
   } else {
     const char *s;
     size_t n;
@@ -1219,12 +1241,12 @@ static int parse_enum(decoder *d, const nuon_enum *e, int key, int slot) {
       if (e->values[i].len == n && same_bytes(e->values[i].s, s, n)) break;
     if (i >= 0) lua_pushvalue(L, d->kbase + e->key + i); /* interned: no hashing */
     else lua_pushlstring(L, s, n);
-    if ((const uchar *)s == p + 1 && n <= sizeof d->last[key].b) {
-      d->last[key].used = 1;
-      d->last[key].n = (uchar)n;
-      memcpy(d->last[key].b, s, n);
-      d->last[key].size = i;
-      lua_copy(L, -1, d->cbase + key);
+    if ((const uchar *)s == p + 1 && n <= sizeof d->m->last[key].b) {
+      d->m->last[key].used = 1;
+      d->m->last[key].n = (uchar)n;
+      memcpy(d->m->last[key].b, s, n);
+      d->m->last[key].size = i;
+      memo_set(d, key);
     }
   }
   return i >= 0 ? 1 : bad_enum(d, slot + 1, e);
@@ -1237,7 +1259,7 @@ static int parse_field(decoder *d, const nuon_field *f, int key, int slot) {
   int c = *d->p;
   switch (f->kind) {
     case NUON_K_STRING:
-      if (c == '"') return push_string(d, &d->last[key].value);
+      if (c == '"') return push_string(d, &d->m->last[key].value);
       return wrong_type(d, slot + 1, "string");
     case NUON_K_INTEGER:
       if (c == '-' || IS_DIGIT(c)) {
@@ -1267,7 +1289,7 @@ static int parse_field(decoder *d, const nuon_field *f, int key, int slot) {
       if (c == '{') return parse_typed(d, f->ref);
       return wrong_type(d, slot + 1, "object");
     case NUON_K_ARRAY:
-      if (c == '[') return parse_typed_array(d, f->ref, &d->last[key].size);
+      if (c == '[') return parse_typed_array(d, f->ref, &d->m->last[key].size);
       return wrong_type(d, slot + 1, "array");
     case NUON_K_MAP:
       if (c == '{') return parse_map(d, key);
@@ -1308,13 +1330,13 @@ static int parse_typed(decoder *d, int ti) {
   int count = 0, has_null = 0, slot = d->pn, r;
   if (!enter(d)) return 0;
   d->pn = slot + 1;
-  lua_createtable(L, 0, size_guess(d->hint[ti]));
+  lua_createtable(L, 0, size_guess(d->m->hint[ti]));
   p = skip_ws(d->p + 1, end);
   if (p < end && *p == '}') {
     p++;
   } else {
     for (;;) {
-      token *learn = next_slot(d, ti, prev, &d->next[ti][t->nfields]);
+      token *learn = next_slot(d, ti, prev, &d->m->next[ti][t->nfields]);
       token guess = learn ? *learn : TOK_NONE;
       const uchar *kp = p;
       int tok;
@@ -1344,7 +1366,7 @@ static int parse_typed(decoder *d, int ti) {
       } else { /* kept as decoded */
         if (!check_unique(d, &seen_keys, tok, kp)) return 0;
         if (!read_colon(d, d->p)) return 0;
-        r = parse_value(d, place_of(d, PLACE_ITEM + 1 + (unsigned)ti, (unsigned)tok));
+        r = parse_value(d, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)tok));
         if (!r) return 0;
         if (r == 2) { /* a null mark counts too: it is there until the sweep */
           if (null_member(d, &seen_keys, tok, kp)) {
@@ -1374,7 +1396,7 @@ static int parse_typed(decoder *d, int ti) {
   }
   /* the next object of this type is likely the same size (runs come in
    * stretches of one server version) */
-  size_learn(&d->hint[ti], count);
+  size_learn(&d->m->hint[ti], count);
   d->pn = slot;
   d->depth--;
   return 1;
@@ -1442,10 +1464,48 @@ void nuon_decode_open(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* Sets up d and pushes the scratch slot (and, typed, the keys and warnings). */
+/* Pushes this state's memo table (creating and registering it, with its
+ * memo, on first use) and returns the memo. */
+static memo *push_memo(lua_State *L) {
+  memo *m;
+  int t, i;
+  lua_getfield(L, LUA_REGISTRYINDEX, MEMO_REGISTRY_KEY);
+  if (lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, MEMO_UDATA);
+    m = (memo *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return m;
+  }
+  lua_pop(L, 1);
+  lua_createtable(L, MEMO_UDATA, 0); /* every slot in the array part: writing
+                                        one never allocates */
+  m = (memo *)nuon_newuserdata(L, sizeof(memo));
+  memset(m, 0, sizeof *m);
+  for (i = 0; i < PLACES; i++) {
+    m->places[i].first = TOK_NONE;
+    m->places[i].value.last = -1;
+  }
+  for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) {
+    m->last[i].value.last = -1;
+    m->last[i].first = TOK_NONE;
+  }
+  for (t = 0; t < NUON_NTYPES; t++) {
+    int nf = nuon_schema_types[t].nfields;
+    m->hint[t] = nf << 4;
+    for (i = 0; i < nf; i++) m->next[t][i] = (token)(i + 1 < nf ? i + 1 : TOK_NONE);
+    m->next[t][nf] = 0;
+  }
+  lua_rawseti(L, -2, MEMO_UDATA);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, MEMO_REGISTRY_KEY);
+  return m;
+}
+
+/* Sets up d and pushes the memo table, the scratch slot (and, typed, the
+ * keys and warnings). */
 static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, int max_depth,
                          int strict, int typed) {
-  int t, i;
+  int i;
   luaL_checkstack(L, 16, "nuon.decode");
   d->L = L;
   d->start = (const uchar *)(buf ? buf : "");
@@ -1461,6 +1521,8 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
   d->decimal_point = 0;
   d->buf = d->small;
   d->cap = sizeof d->small;
+  d->m = push_memo(L);
+  d->mt = lua_gettop(L);
   d->keys = d->warnings = d->kbase = 0;
   if (typed) {
     push_keys(L);
@@ -1470,45 +1532,7 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
     luaL_checkstack(L, nuon_schema_nkeys + 16, "nuon.decode");
     d->kbase = lua_gettop(L);
     for (i = 1; i <= nuon_schema_nkeys; i++) lua_rawgeti(L, d->keys, i);
-    for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) {
-      d->last[i].used = 0;
-      d->last[i].size = 0;
-      d->last[i].value.last = -1;
-      d->last[i].value.miss = 0;
-      d->last[i].first = TOK_NONE;
-    }
-    for (t = 0; t < NUON_NTYPES; t++) {
-      int nf = nuon_schema_types[t].nfields;
-      d->hint[t] = nf << 4;
-      for (i = 0; i < nf; i++) d->next[t][i] = (token)(i + 1 < nf ? i + 1 : TOK_NONE);
-      d->next[t][nf] = 0;
-    }
   }
-  {
-    /* the string cache: larger for larger inputs */
-    size_t want = (size_t)(d->end - d->start) / 64;
-    unsigned n = STR_CACHE_MIN;
-    while (n < want && n < STR_CACHE_MAX) n *= 2;
-    while (!lua_checkstack(L, STR_SLOT(n) + 16) && n > STR_CACHE_MIN) n /= 2;
-    luaL_checkstack(L, STR_SLOT(n) + 16, "nuon.decode");
-    d->strs = (str_entry *)nuon_newuserdata(L, n * (sizeof(str_entry) + sizeof(unsigned)));
-    memset(d->strs, 0, n * (sizeof(str_entry) + sizeof(unsigned)));
-    d->str_hashes = (unsigned *)(void *)(d->strs + n);
-    d->str_mask = n - 1;
-    d->cbase = lua_gettop(L);
-    lua_settop(L, d->cbase + STR_SLOT(n)); /* nils */
-    n = PLACES_MIN;
-    while (n < want / 4 && n < PLACES_MAX) n *= 2;
-    d->places = (place *)nuon_newuserdata(L, n * sizeof(place));
-    d->place_mask = n - 1;
-    for (i = 0; i < (int)n; i++) {
-      d->places[i].size = 0;
-      d->places[i].first = TOK_NONE;
-      d->places[i].value.last = -1;
-      d->places[i].value.miss = 0;
-    }
-  }
-  for (i = 0; i < KEY_CACHE; i++) d->kc[i].used = 0;
   lua_pushnil(L);
   d->scratch = lua_gettop(L);
 }
