@@ -59,6 +59,17 @@ describe("client:sandbox_runs", function()
     assert.equal("lua-nuon/" .. nuon.VERSION, header(last_request(), "user-agent"))
   end)
 
+  it("offers compressed bodies unless compress = false, and decodes both the same", function()
+    local id = ts.demo[1].id
+    local zipped = assert(c:sandbox_runs(id, { limit = 5 }))
+    assert.matches("gzip", header(last_request(), "accept-encoding"))
+    local plain_client = client{ compress = false }
+    local plain = assert(plain_client:sandbox_runs(id, { limit = 5 }))
+    assert.is_nil(header(last_request(), "accept-encoding"))
+    plain_client:close()
+    assert.same(zipped, plain)
+  end)
+
   it("passes limit, offset and page as query parameters", function()
     local runs = assert(c:sandbox_runs(ts.demo[1].id, { limit = 5, page = 3 }))
     assert.same({ next = true, offset = 10, limit = 5, number = 3 }, runs.page)

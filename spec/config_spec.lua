@@ -73,7 +73,7 @@ describe("nuon.config.resolve", function()
       assert.same({
         token = TOKEN, org_id = "org0123456789abcdefghijkl", base_url = "https://api.nuon.co",
         timeout = 30, connect_timeout = 10, retries = 2, max_backoff = 30, strict = false,
-        verify_tls = true, max_body = 64 * 1024 * 1024,
+        verify_tls = true, max_body = 64 * 1024 * 1024, compress = true,
         token_source = "option", org_source = "option", url_source = "default",
       }, s)
       assert.is_nil(s.config_file)
@@ -97,6 +97,7 @@ describe("nuon.config.resolve", function()
         base_url = "http://localhost:8080", timeout = 1.5, connect_timeout = 0.5, retries = 0,
         max_backoff = 0, strict = true, verify_tls = false, ca_file = "/etc/ca.pem",
         proxy = "http://proxy:3128", user_agent = "my-tool/1.0", max_body = 1024,
+        compress = false,
       })
       assert.equal("http://localhost:8080", s.base_url)
       assert.equal(1.5, s.timeout)
@@ -109,6 +110,7 @@ describe("nuon.config.resolve", function()
       assert.equal("http://proxy:3128", s.proxy)
       assert.equal("my-tool/1.0", s.user_agent)
       assert.equal(1024, s.max_body)
+      assert.is_false(s.compress)
     end)
 
     it("stores integral floats as integers on Lua 5.4", function()
@@ -336,6 +338,8 @@ describe("nuon.config.resolve", function()
         failure(with{ strict = "yes" }))
       assert.equal("nuon.new: option 'verify_tls' must be a boolean (got number)",
         failure(with{ verify_tls = 1 }))
+      assert.equal("nuon.new: option 'compress' must be a boolean (got string)",
+        failure(with{ compress = "gzip" }))
     end)
 
     it("raises for timeouts that are not positive numbers", function()

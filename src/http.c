@@ -5,7 +5,7 @@
  *
  *   local c = core.new_client{ base_url=, token=, org_id=, timeout=,
  *     connect_timeout=, retries=, max_backoff=, strict=, verify_tls=,
- *     ca_file=, proxy=, user_agent=, max_body= }
+ *     ca_file=, proxy=, user_agent=, max_body=, compress= }
  *   c:sandbox_runs(install_id [, limit, offset, page, strict]) -> runs | nil, err
  *   c:url(install_id [, limit, offset, page]) -> the request URL
  *   c:close()      also __gc and __close; safe twice
@@ -117,7 +117,7 @@ int nuon_http_new_client(lua_State *L) {
   nuon_client *c;
   const char *base_url, *token, *org_id, *ca_file, *proxy, *ua;
   double timeout, connect_timeout, max_body;
-  int verify;
+  int verify, compress;
   size_t n;
 
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -140,6 +140,7 @@ int nuon_http_new_client(lua_State *L) {
   max_body = opt_number(L, "max_body", NUON_DEFAULT_MAX_BODY, 1);
   c->strict = opt_bool(L, "strict", 0);
   verify = opt_bool(L, "verify_tls", 1);
+  compress = opt_bool(L, "compress", 1);
   check_header_safe(L, "token", token);
   check_header_safe(L, "org_id", org_id);
   check_header_safe(L, "user_agent", ua);
@@ -172,7 +173,10 @@ int nuon_http_new_client(lua_State *L) {
   /* Redirects are not followed: the token must never reach another host. */
   curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
+  /* compress: offer every encoding this libcurl decodes (gzip, ...); off,
+   * the body comes as is, which is faster where bandwidth is free (loopback,
+   * a sidecar) since neither side spends time on compression */
+  if (compress) curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);

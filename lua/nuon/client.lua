@@ -54,7 +54,7 @@ function Client.new(opts)
     timeout = s.timeout, connect_timeout = s.connect_timeout,
     retries = s.retries, max_backoff = s.max_backoff, strict = s.strict,
     verify_tls = s.verify_tls, ca_file = s.ca_file, proxy = s.proxy,
-    user_agent = s.user_agent, max_body = s.max_body,
+    user_agent = s.user_agent, max_body = s.max_body, compress = s.compress,
   }
   -- the token stays inside the C handle: nothing here can print it
   return setmetatable({

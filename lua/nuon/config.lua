@@ -28,6 +28,7 @@ local DEFAULTS = {
   max_backoff = 30,
   strict = false,
   verify_tls = true,
+  compress = true,
   max_body = 64 * 1024 * 1024,
 }
 
@@ -35,12 +36,14 @@ local DEFAULTS = {
 local ORDER = {
   "token", "org_id", "base_url", "config_file", "timeout", "connect_timeout", "retries",
   "max_backoff", "strict", "verify_tls", "ca_file", "proxy", "user_agent", "max_body",
+  "compress",
 }
 local KIND = {
   token = "string", org_id = "string", base_url = "url", config_file = "string",
   timeout = "positive", connect_timeout = "positive", retries = "retries",
   max_backoff = "nonnegative", strict = "boolean", verify_tls = "boolean",
   ca_file = "string", proxy = "string", user_agent = "string", max_body = "size",
+  compress = "boolean",
 }
 
 local MAX_RETRIES = 10
@@ -472,7 +475,7 @@ end
 --   resolve) the line that called nuon.new
 -- @treturn table a new table: token, org_id, base_url, config_file (the file
 --   read, or nil), timeout, connect_timeout, retries, max_backoff, strict,
---   verify_tls, ca_file, proxy, user_agent, max_body, and token_source,
+--   verify_tls, ca_file, proxy, user_agent, max_body, compress, and token_source,
 --   org_source, url_source ("option", "env", "file" or "default")
 function _M.resolve(opts, env, level)
   if env ~= nil and type(env) ~= "function" then
