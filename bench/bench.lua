@@ -240,16 +240,17 @@ ts.install { id = page_id, count = C.page, flavor = FLAVOR, seed = good_seed(pag
 
 section(("2. Requests, sequential, %d-run page (%s), keep-alive, test server on 127.0.0.1 "
   .. "(rate: socket.gettime, best of %d passes)"):format(C.page, size(sizes[data(C.page)]), C.req_passes))
-local rate = { nuon = 0, d = 0, d_id = 0, e = 0, f = 0, w_id = 0, w_gz = 0 }
+local rate = { nuon = 0, nuon_id = 0, d = 0, d_id = 0, e = 0, f = 0, w_id = 0, w_gz = 0 }
 local page_url = ("%s/v1/installs/%s/sandbox-runs?limit=%d"):format(url, page_id, C.page)
 local function best(k, r) if r > rate[k] then rate[k] = r end end
 -- `req_passes` passes, the peers taking turns in each; the best rate is kept
 for pass = 1, C.req_passes do
   progress("requests: pass %d of %d", pass, C.req_passes)
-  local function http(mode, n)
-    return run { "lua5.4", root .. "/bench/http_worker.lua", mode, url, page_id, C.page, n, 1 }.rate
+  local function http(mode, n, enc)
+    return run { "lua5.4", root .. "/bench/http_worker.lua", mode, url, page_id, C.page, n, 1, enc }.rate
   end
   best("nuon", http("nuon", C.req_n))
+  best("nuon_id", http("nuon", C.req_n, "identity"))
   best("d", run { B .. "/curl_cjson", page_url, ts.token, ts.org_id, C.req_n, 1 }.rate)
   best("d_id", run { B .. "/curl_cjson", page_url, ts.token, ts.org_id, C.req_n, 1, "identity" }.rate)
   best("e", http("luasocket", C.req_n))
@@ -260,19 +261,24 @@ for pass = 1, C.req_passes do
     "gzip" }.rate)
 end
 local function rps(r) return ("%.0f req/s"):format(r) end
-row("(c) nuon client:sandbox_runs", rps(rate.nuon))
+row("gzip on the wire (the server compresses at level 1)")
+row("(c) nuon sandbox_runs, compress = true (default)", rps(rate.nuon))
 row("(d) C: libcurl keep-alive + lua-cjson", rps(rate.d))
-row("(d') the same, no Accept-Encoding", rps(rate.d_id))
+row("wire only: curl --compressed, no decode", rps(rate.w_gz))
+row("rate (c) / (d)", nil, rate.nuon / rate.d, ">= 0.90x", rate.nuon / rate.d >= 0.9)
+row("the body as it is on the wire")
+row("(c') nuon sandbox_runs, compress = false", rps(rate.nuon_id))
+row("(d') C: libcurl keep-alive + lua-cjson", rps(rate.d_id))
 row("(e) LuaSocket socket.http.request + cjson", rps(rate.e))
 row("(f) curl binary per request (io.popen) + cjson", rps(rate.f))
 row("wire only: curl, keep-alive, no decode", rps(rate.w_id))
-row("wire only, gzip (curl --compressed)", rps(rate.w_gz))
-row("rate (c) / (d)", nil, rate.nuon / rate.d, ">= 0.90x", rate.nuon / rate.d >= 0.9)
-row("rate (c) / (e)", nil, rate.nuon / rate.e, ">= 1.5x", rate.nuon / rate.e >= 1.5)
-row("rate (c) / (f)", nil, rate.nuon / rate.f, ">= 10x", rate.nuon / rate.f >= 10)
-note(("(c) and (d) offer gzip, as nuon does (the server compresses JSON, level 1): on loopback that costs "
-  .. "%.2f ms a request (wire rows); (e) and (f) get the body uncompressed; (e) opens a connection per "
-  .. "request; (d) decodes without validating"):format((1 / rate.w_gz - 1 / rate.w_id) * 1e3))
+row("rate (c') / (d')", nil, rate.nuon_id / rate.d_id, ">= 0.90x", rate.nuon_id / rate.d_id >= 0.9)
+row("rate (c') / (e)", nil, rate.nuon_id / rate.e, ">= 1.5x", rate.nuon_id / rate.e >= 1.5)
+row("rate (c') / (f)", nil, rate.nuon_id / rate.f, ">= 10x", rate.nuon_id / rate.f >= 10)
+note(("each peer is compared with nuon on the same wire: (e) and (f) cannot inflate, so they get the body "
+  .. "as it is, and so does (c'); compressing and inflating cost %.2f ms a request on loopback (wire rows), "
+  .. "which pays off over any real network (the body is about 9x smaller). (e) opens a connection per "
+  .. "request; (d) and (d') decode without validating"):format((1 / rate.w_gz - 1 / rate.w_id) * 1e3))
 
 ---------------------------------------------------------------------------
 -- 3. concurrency

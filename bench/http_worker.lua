@@ -92,7 +92,9 @@ end
 
 if mode == "nuon" then
   local nuon = require "nuon"
-  local client = nuon.new { base_url = url, token = config.token, org_id = config.org_id }
+  -- arg 7 "identity": compress = false, the body as it is (as (e) and (f) get it)
+  local client = nuon.new { base_url = url, token = config.token, org_id = config.org_id,
+    compress = arg[7] ~= "identity" }
   local opts = { limit = limit }
   once = function()
     local runs, err = client:sandbox_runs(id, opts)
