@@ -3,23 +3,9 @@
 local nuon = require "nuon"
 local ts = require "helpers.testserver"
 
-local function client(opts)
-  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return nuon.new(o)
-end
+local client = ts.client
 
-local function last_request()
-  local log = ts.requests()
-  return log[#log]
-end
-
-local function header(req, name)
-  name = name:lower()
-  for k, v in pairs(req.headers) do
-    if k:lower() == name then return v end
-  end
-end
+local last_request, header = ts.last_request, ts.header
 
 describe("client:sandbox_runs", function()
   local c

@@ -5,18 +5,13 @@
 -- Timing checks are behaviour checks with generous bounds ("gave up within
 -- timeout + 1.5 s"), not benchmarks; they carry the #timing tag so the
 -- valgrind run (which slows everything down) can leave them out.
-local nuon = require "nuon"
 local socket = require "socket"
 local ts = require "helpers.testserver"
 
 local gettime = socket.gettime
 local SLACK = 1.5 -- seconds of scheduling / server latency allowed on top of any bound
 
-local function client(opts)
-  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return nuon.new(o)
-end
+local client = ts.client
 
 -- Calls f and returns the seconds it took, then f's results.
 local function timed(f, ...)

@@ -1,14 +1,9 @@
 -- The non-blocking request object, driven by a select() loop the way an
 -- event loop (libuv, nginx, ...) would drive it.
-local nuon = require "nuon"
 local socket = require "socket"
 local ts = require "helpers.testserver"
 
-local function client(opts)
-  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return nuon.new(o)
-end
+local client = ts.client
 
 -- LuaSocket's select takes objects with a getfd method
 local function fdobj(fd) return { getfd = function() return fd end } end

@@ -10,17 +10,8 @@ local ts = require "helpers.testserver"
 local TOKEN = ts.token
 local ID = ts.demo[1].id
 
-local function client(opts)
-  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05, retries = 0 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return nuon.new(o)
-end
-
-local function header(req, name)
-  for k, v in pairs(req.headers) do
-    if k:lower() == name then return v end
-  end
-end
+local function client(opts) return ts.client(opts, { retries = 0 }) end
+local header = ts.header
 
 -- Asserts that `secret` occurs in no string reachable from value (keys,
 -- values, nested tables, metatables' __tostring result).

@@ -10,11 +10,7 @@ local INSTALL = "inlwaitspec000000000000001"
 local RUN_ID = "sbrwaitspec000000000000001"
 local OTHER_ID = "sbrwaitspec000000000000002"
 
-local function client(opts)
-  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return nuon.new(o)
-end
+local client = ts.client
 
 local function new_run(id, status, extra)
   local r = {

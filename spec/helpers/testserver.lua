@@ -13,6 +13,9 @@
 --   ts.fault{ install =, times =, status =, body =, headers =, delay =, stall =,
 --             close =, retry_after = }
 --   ts.requests(), ts.clear_requests()         the request log, oldest first
+--   ts.last_request(), ts.header(req, name)    its newest entry; a header of one, any case
+--   ts.client(opts, defaults)                  nuon.new on this server (max_backoff = 0.05),
+--                                              then defaults, then opts on top
 --   ts.get(path, headers) / ts.raw(bytes)      raw HTTP: { status, headers, body }
 --
 --   ts.tls_url                                  the same API over HTTPS (nil without openssl)
@@ -198,6 +201,25 @@ function ts.faults() return control("GET", "faults") end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
 function ts.clear_requests() return control("DELETE", "requests") end
+
+function ts.last_request()
+  local log = ts.requests()
+  return log[#log]
+end
+
+function ts.header(req, name)
+  name = name:lower()
+  for k, v in pairs(req.headers) do
+    if k:lower() == name then return v end
+  end
+end
+
+function ts.client(opts, defaults)
+  local o = { base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
+  for k, v in pairs(defaults or {}) do o[k] = v end
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return require("nuon").new(o)
+end
 
 -- The "other host" (spec/server/other.lua) answers on its own listener.
 local function other(method)
