@@ -13,6 +13,7 @@ ours() {
 }
 
 wd=$(cat "$dir/watchdog.pid" 2>/dev/null || true)
+# ("watchdog" also matches spec/openresty's openresty-watchdog: its stop.sh runs this)
 if ours "$wd" watchdog; then kill -TERM "$wd" 2>/dev/null || true; fi
 
 pid=$(cat "$dir/master.pid" 2>/dev/null || true)
