@@ -976,6 +976,66 @@ describe("the differential test against lua-cjson", function()
     assert_deep_equal(assert(core.decode(text)), cjson.decode(text), runs_skip)
   end)
 
+  it("gives the same tables with its caches warm from other bodies (they persist across calls)", function()
+    -- the caches and guesses kept from one call to the next must only ever
+    -- save work: alternate bodies whose strings and keys land in the same
+    -- cache entries, and compare every result with cjson's
+    local rnd = prng(31)
+    local bodies = {}
+    for b = 1, 6 do
+      local items = {}
+      for i = 1, 200 do
+        local v = format("b%dv%d", b % 2, rnd(1, 300))
+        items[i] = format('{"id":"%s","status":"%s","k%d":"%s","o":{"k%d":"%s"}}',
+          v, ({ "active", "error", v })[rnd(1, 3)], rnd(1, 50), v, rnd(1, 50), v)
+      end
+      bodies[b] = "[" .. table.concat(items, ",") .. "]"
+    end
+    for round = 1, 3 do
+      for b = 1, #bodies do
+        local text = bodies[(b * round) % #bodies + 1]
+        assert_deep_equal(assert(core.decode(text)), cjson.decode(text), runs_skip)
+        assert_deep_equal(core.decode_json(text), cjson.decode(text))
+      end
+    end
+  end)
+
+  it("stays right when a finalizer decodes in the middle of another decode", function()
+    -- a __gc metamethod can run Lua code while the decoder allocates; here
+    -- it decodes another body, sharing the same caches
+    local outer_text, inner_text = fixture("current_runs.json"), fixture("seed_runs.json")
+    outer_text = "[" .. outer_text:match("^%s*%[(.*)%]%s*$"):rep(40, ",") .. "]"
+    local outer_expected, inner_expected = cjson.decode(outer_text), cjson.decode(inner_text)
+    local inside, during, results = false, 0, {}
+    local function finalized()
+      if inside then during = during + 1 end
+      results[#results + 1] = assert(core.decode(inner_text))
+    end
+    local function garbage(n) -- n finalizable objects, unreachable at once
+      for _ = 1, n do
+        if jit then -- LuaJIT (5.1): only userdata have __gc
+          getmetatable(newproxy(true)).__gc = finalized
+        else
+          setmetatable({}, { __gc = finalized })
+        end
+      end
+    end
+    -- a collector that never pauses and works hard at every step
+    local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 1000)
+    for _ = 1, 5 do
+      garbage(200)
+      inside = true
+      local got = assert(core.decode(outer_text))
+      inside = false
+      assert_deep_equal(got, outer_expected, runs_skip)
+    end
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", stepmul)
+    collectgarbage("collect")
+    assert.is_true(during > 0, "no finalizer ran during a decode")
+    for _, r in ipairs(results) do assert_deep_equal(r, inner_expected, runs_skip) end
+  end)
+
   it("can fail: a changed value is noticed", function()
     local text = fixture("seed_runs.json")
     local runs = assert(core.decode(text))
