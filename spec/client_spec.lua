@@ -52,6 +52,16 @@ describe("client:sandbox_runs", function()
     local plain_client = client{ compress = false }
     local plain = assert(plain_client:sandbox_runs(id, { limit = 5 }))
     assert.is_nil(header(last_request(), "accept-encoding"))
+    -- the concurrent and non-blocking paths copy the client's settings
+    ts.clear_requests()
+    local many = plain_client:sandbox_runs_many({ id, ts.demo[2].id }, { limit = 5 })
+    assert.same(zipped, many[id].runs)
+    local req = assert(plain_client:start_sandbox_runs(id, { limit = 5 }))
+    assert.same(zipped, assert(req:perform()))
+    req:close()
+    local log = ts.requests()
+    assert.equal(3, #log)
+    for _, r in ipairs(log) do assert.is_nil(header(r, "accept-encoding")) end
     plain_client:close()
     assert.same(zipped, plain)
   end)
