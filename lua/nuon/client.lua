@@ -3,46 +3,12 @@
 local core = require "nuon.core"
 local config = require "nuon.config"
 local Pager = require "nuon.pager"
+local args = require "nuon.args"
 
-local type, error, setmetatable, tostring = type, error, setmetatable, tostring
-local floor = math.floor
+local type, error, setmetatable = type, error, setmetatable
 
 local Client = {}
 local mt = { __index = Client, __name = "nuon.client" }
-
-local function is_int(v)
-  return type(v) == "number" and v == floor(v) and v > -2^53 and v < 2^53
-end
-
-local function check_install_id(fname, id)
-  if type(id) ~= "string" or id == "" then
-    error(("nuon: %s: install_id must be a non-empty string (got %s)"):format(
-      fname, type(id) == "string" and "an empty string" or type(id)), 3)
-  end
-end
-
-local function check_opts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = allowed[k]
-    if not want then
-      error(("nuon: %s: unknown option '%s'"):format(fname, tostring(k)), 3)
-    end
-    if want == "count" and not (is_int(v) and v >= 0) then
-      error(("nuon: %s: option '%s' must be a non-negative integer"):format(fname, k), 3)
-    elseif want == "positive" and not (is_int(v) and v > 0) then
-      error(("nuon: %s: option '%s' must be a positive integer"):format(fname, k), 3)
-    elseif want == "boolean" and type(v) ~= "boolean" then
-      error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), 3)
-    elseif want == "table" and type(v) ~= "table" then
-      error(("nuon: %s: option '%s' must be a table"):format(fname, k), 3)
-    end
-  end
-  return opts
-end
 
 --- Creates a client (see `nuon.new`).
 -- @static
@@ -82,27 +48,25 @@ mt.__close = Client.close
 local closed_err = setmetatable({ kind = "config", message = "the client is closed", retryable = false },
   core.error_mt)
 
-local RUNS_OPTS = { limit = "count", offset = "count", page = "count", strict = "boolean" }
 
 --- Lists one page of an install's sandbox runs.
 -- @tparam string install_id
 -- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
 -- @return runs (with `.page` and `.warnings`) or nil, err
 function Client:sandbox_runs(install_id, opts)
-  check_install_id("sandbox_runs", install_id)
-  opts = check_opts("sandbox_runs", opts, RUNS_OPTS)
+  args.install_id("sandbox_runs", install_id)
+  opts = args.opts("sandbox_runs", opts, args.RUNS)
   local h = self._core
   if not h then return nil, closed_err end
   return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
-local PAGE_OPTS = { page_size = "positive", where = "table", max = "count", strict = "boolean" }
 
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
 local function pages(self, fname, install_id, opts)
-  check_install_id(fname, install_id)
-  opts = check_opts(fname, opts, PAGE_OPTS)
+  args.install_id(fname, install_id)
+  opts = args.opts(fname, opts, args.PAGES)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
                         max = opts.max }, 4)
   local strict = opts.strict
@@ -139,14 +103,13 @@ end
 -- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
 -- @return a nuon.request, or nil, err when the client is closed
 function Client:start_sandbox_runs(install_id, opts)
-  check_install_id("start_sandbox_runs", install_id)
-  opts = check_opts("start_sandbox_runs", opts, RUNS_OPTS)
+  args.install_id("start_sandbox_runs", install_id)
+  opts = args.opts("start_sandbox_runs", opts, args.RUNS)
   local h = self._core
   if not h then return nil, closed_err end
   return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
-local MANY_OPTS = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }
 
 --- Lists one page of runs for each of many installs, concurrently.
 -- `results[id]` is `{ runs = ... }` or `{ err = ... }`; the call itself
@@ -158,8 +121,8 @@ function Client:sandbox_runs_many(install_ids, opts)
   if type(install_ids) ~= "table" then
     error(("nuon: sandbox_runs_many: install_ids must be a sequence (got %s)"):format(type(install_ids)), 2)
   end
-  for k = 1, #install_ids do check_install_id("sandbox_runs_many", install_ids[k]) end
-  opts = check_opts("sandbox_runs_many", opts, MANY_OPTS)
+  for k = 1, #install_ids do args.install_id("sandbox_runs_many", install_ids[k]) end
+  opts = args.opts("sandbox_runs_many", opts, args.MANY)
   if opts.concurrency and opts.concurrency > 256 then
     error("nuon: sandbox_runs_many: option 'concurrency' must be at most 256", 2)
   end

@@ -28,6 +28,7 @@
 local core = require "nuon.core"
 local config = require "nuon.config"
 local Pager = require "nuon.pager"
+local args = require "nuon.args"
 local wait = require "nuon.wait"
 
 local ngx = ngx -- nil outside nginx: the module still loads
@@ -65,9 +66,7 @@ local function now()
   return ngx.now()
 end
 
-local function is_int(v)
-  return type(v) == "number" and v == floor(v) and v > -2^53 and v < 2^53
-end
+local is_int = args.is_int
 
 local function new_error(kind, message, fields)
   local e = { kind = kind, message = message }
@@ -704,39 +703,7 @@ end
 mt.__close = Client.close
 
 -- ---------------------------------------------------------------------------
--- Methods (argument checks as nuon.client's)
-
-local function check_install_id(fname, id)
-  if type(id) ~= "string" or id == "" then
-    error(format("nuon: %s: install_id must be a non-empty string (got %s)",
-      fname, type(id) == "string" and "an empty string" or type(id)), 3)
-  end
-end
-
-local function check_opts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(format("nuon: %s: options must be a table (got %s)", fname, type(opts)), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = allowed[k]
-    if not want then
-      error(format("nuon: %s: unknown option '%s'", fname, tostring(k)), 3)
-    end
-    if want == "count" and not (is_int(v) and v >= 0) then
-      error(format("nuon: %s: option '%s' must be a non-negative integer", fname, k), 3)
-    elseif want == "positive" and not (is_int(v) and v > 0) then
-      error(format("nuon: %s: option '%s' must be a positive integer", fname, k), 3)
-    elseif want == "boolean" and type(v) ~= "boolean" then
-      error(format("nuon: %s: option '%s' must be a boolean", fname, k), 3)
-    elseif want == "table" and type(v) ~= "table" then
-      error(format("nuon: %s: option '%s' must be a table", fname, k), 3)
-    end
-  end
-  return opts
-end
-
-local RUNS_OPTS = { limit = "count", offset = "count", page = "count", strict = "boolean" }
+-- Methods (argument checks: nuon.args, as nuon.client's)
 
 --- Lists one page of an install's sandbox runs (one request, retried on
 -- 429/502/503/504 and connection failures).
@@ -744,26 +711,25 @@ local RUNS_OPTS = { limit = "count", offset = "count", page = "count", strict = 
 -- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
 -- @return runs (with `.page` and `.warnings`) or nil, err
 function Client:sandbox_runs(install_id, opts)
-  check_install_id("sandbox_runs", install_id)
-  opts = check_opts("sandbox_runs", opts, RUNS_OPTS)
+  args.install_id("sandbox_runs", install_id)
+  opts = args.opts("sandbox_runs", opts, args.RUNS)
   return fetch(self, install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
 --- The request URL of `sandbox_runs(install_id, opts)` (no request is made).
 function Client:url(install_id, opts)
-  check_install_id("url", install_id)
-  opts = check_opts("url", opts, RUNS_OPTS)
+  args.install_id("url", install_id)
+  opts = args.opts("url", opts, args.RUNS)
   return self.base_url .. "/v1/installs/" .. encode_segment(install_id) .. "/sandbox-runs"
     .. query(opts.limit, opts.offset, opts.page)
 end
 
-local PAGE_OPTS = { page_size = "positive", where = "table", max = "count", strict = "boolean" }
 
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
 local function pages(self, fname, install_id, opts)
-  check_install_id(fname, install_id)
-  opts = check_opts(fname, opts, PAGE_OPTS)
+  args.install_id(fname, install_id)
+  opts = args.opts(fname, opts, args.PAGES)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
                         max = opts.max }, 4)
   local strict = opts.strict
@@ -788,7 +754,6 @@ function Client:all_sandbox_runs(install_id, opts)
   return Pager.collect(pages(self, "all_sandbox_runs", install_id, opts))
 end
 
-local MANY_OPTS = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }
 
 --- Lists one page of runs for each of many installs, at most `concurrency`
 -- at a time, each in its own light thread (`ngx.thread.spawn`).
@@ -800,8 +765,8 @@ function Client:sandbox_runs_many(install_ids, opts)
   if type(install_ids) ~= "table" then
     error(format("nuon: sandbox_runs_many: install_ids must be a sequence (got %s)", type(install_ids)), 2)
   end
-  for k = 1, #install_ids do check_install_id("sandbox_runs_many", install_ids[k]) end
-  opts = check_opts("sandbox_runs_many", opts, MANY_OPTS)
+  for k = 1, #install_ids do args.install_id("sandbox_runs_many", install_ids[k]) end
+  opts = args.opts("sandbox_runs_many", opts, args.MANY)
   if opts.concurrency and opts.concurrency > 256 then
     error("nuon: sandbox_runs_many: option 'concurrency' must be at most 256", 2)
   end
