@@ -189,7 +189,7 @@ typedef struct path_entry {
  * comparing bytes and every guess is only a guess.  So a call pays nothing
  * to set up, and a run of small pages (the common case: one page a request)
  * starts with the caches warm.  The Lua strings sit in the memo table
- * (memo_slot): each entry's bytes and its string are written with no
+ * (memo_set): each entry's bytes and its string are written with no
  * allocation between, so an error (out of memory) or a decode run by a
  * finalizer in the middle of another never leaves the two disagreeing.
  */
