@@ -433,3 +433,46 @@ describe("closing", function()
     end)
   end
 end)
+
+describe("argument checks (nuon.args, shared with nuon.resty)", function()
+  local c
+  before_each(function() c = client() end)
+  after_each(function() c:close() end)
+
+  -- The message of calling f, which must raise; blamed on this file's line.
+  local function raised(f)
+    local ok, msg = pcall(f)
+    assert.is_false(ok)
+    local where, what = tostring(msg):match("^(.-:%d+): (.*)$")
+    assert.matches("client_spec%.lua:%d+$", where)
+    return what
+  end
+
+  it("raises for a bad install id, naming the method", function()
+    assert.equal("nuon: sandbox_runs: install_id must be a non-empty string (got nil)",
+      raised(function() c:sandbox_runs() end))
+    assert.equal("nuon: each_sandbox_run: install_id must be a non-empty string (got an empty string)",
+      raised(function() c:each_sandbox_run("") end))
+    assert.equal("nuon: sandbox_runs_many: install_id must be a non-empty string (got number)",
+      raised(function() c:sandbox_runs_many({ ts.demo[1].id, 5 }) end))
+  end)
+
+  it("raises for bad options, naming the option", function()
+    local id = ts.demo[1].id
+    assert.equal("nuon: sandbox_runs: options must be a table (got string)",
+      raised(function() c:sandbox_runs(id, "limit=5") end))
+    assert.equal("nuon: sandbox_runs: unknown option 'limt'",
+      raised(function() c:sandbox_runs(id, { limt = 5 }) end))
+    assert.equal("nuon: sandbox_runs: option 'offset' must be a non-negative integer",
+      raised(function() c:sandbox_runs(id, { offset = -1 }) end))
+    assert.equal("nuon: all_sandbox_runs: option 'page_size' must be a positive integer",
+      raised(function() c:all_sandbox_runs(id, { page_size = 0 }) end))
+    assert.equal("nuon: start_sandbox_runs: option 'strict' must be a boolean",
+      raised(function() c:start_sandbox_runs(id, { strict = 1 }) end))
+    assert.equal("nuon: each_sandbox_run: option 'where' must be a table",
+      raised(function() c:each_sandbox_run(id, { where = "error" }) end))
+    assert.matches("statuz", raised(function() c:all_sandbox_runs(id, { where = { statuz = "x" } }) end))
+    assert.equal("nuon: sandbox_runs_many: option 'concurrency' must be a positive integer",
+      raised(function() c:sandbox_runs_many({ id }, { concurrency = 1.5 }) end))
+  end)
+end)

@@ -1,7 +1,8 @@
 --- Argument checks shared by the client methods of `nuon.client` and
 -- `nuon.resty`, so both raise the same messages for the same mistakes.
 -- A mistake is a programmer error: it raises, blaming the line that called
--- the method (level 3: the method called this).
+-- the method: `level` as for `error`, counted from the check (default 3: the
+-- method called the check; 4 when the method called a helper that did).
 -- @module nuon.args
 local type, error, pairs, tostring = type, error, pairs, tostring
 local floor = math.floor
@@ -15,33 +16,34 @@ end
 local is_int = _M.is_int
 
 --- Raises unless id is a non-empty string.
-function _M.install_id(fname, id)
+function _M.install_id(fname, id, level)
   if type(id) ~= "string" or id == "" then
     error(("nuon: %s: install_id must be a non-empty string (got %s)"):format(
-      fname, type(id) == "string" and "an empty string" or type(id)), 3)
+      fname, type(id) == "string" and "an empty string" or type(id)), level or 3)
   end
 end
 
 --- Checks an options table against `allowed` (name -> "count", "positive",
 -- "boolean" or "table"); returns it, or {} for nil.
-function _M.opts(fname, opts, allowed)
+function _M.opts(fname, opts, allowed, level)
+  level = level or 3
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), 3)
+    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), level)
   end
   for k, v in pairs(opts) do
     local want = allowed[k]
     if not want then
-      error(("nuon: %s: unknown option '%s'"):format(fname, tostring(k)), 3)
+      error(("nuon: %s: unknown option '%s'"):format(fname, tostring(k)), level)
     end
     if want == "count" and not (is_int(v) and v >= 0) then
-      error(("nuon: %s: option '%s' must be a non-negative integer"):format(fname, k), 3)
+      error(("nuon: %s: option '%s' must be a non-negative integer"):format(fname, k), level)
     elseif want == "positive" and not (is_int(v) and v > 0) then
-      error(("nuon: %s: option '%s' must be a positive integer"):format(fname, k), 3)
+      error(("nuon: %s: option '%s' must be a positive integer"):format(fname, k), level)
     elseif want == "boolean" and type(v) ~= "boolean" then
-      error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), 3)
+      error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), level)
     elseif want == "table" and type(v) ~= "table" then
-      error(("nuon: %s: option '%s' must be a table"):format(fname, k), 3)
+      error(("nuon: %s: option '%s' must be a table"):format(fname, k), level)
     end
   end
   return opts

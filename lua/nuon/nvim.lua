@@ -109,7 +109,7 @@ end
 -- as for `client:all_sandbox_runs`
 function M.all_sandbox_runs(client, install_id, opts, callback)
   opts = opts or {}
-  local p = Pager.new({ page_size = opts.page_size or 100, where = opts.where, max = opts.max })
+  local p = Pager.new({ page_size = opts.page_size or 100, where = opts.where, max = opts.max }, 3)
   local all, current = {}, nil
   local handle = {}
   local cancelled = false

@@ -18,8 +18,10 @@ local mt = { __index = Pager }
 --- A new pager.
 -- @tparam table opts `page_size` (100), `where`, `max`
 -- @tparam[opt=2] number level error level for a bad `where`, as for `error`
+--   called in Pager.new (2: its caller; a method that calls a helper that
+--   calls Pager.new passes 4 to blame the method's caller)
 function Pager.new(opts, level)
-  local match, bounds = filter.compile(opts.where, (level or 2) + 1)
+  local match, bounds = filter.compile(opts.where, level or 2)
   return setmetatable({
     size = opts.page_size or 100,
     max = opts.max,

@@ -728,10 +728,10 @@ end
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
 local function pages(self, fname, install_id, opts)
-  args.install_id(fname, install_id)
-  opts = args.opts(fname, opts, args.PAGES)
+  args.install_id(fname, install_id, 4) -- 4: blame the caller of the method
+  opts = args.opts(fname, opts, args.PAGES, 4)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
-                        max = opts.max }, 4)
+                        max = opts.max }, 4) -- the same level as above
   local strict = opts.strict
   local next_run = p:runs(function(limit, offset)
     return fetch(self, install_id, limit, offset, nil, strict)
