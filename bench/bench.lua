@@ -371,10 +371,16 @@ local function header(out)
     .. ") local c = require 'nuon.core' io.write('RESULT v=', c.VERSION, ' curl=', "
     .. "c.curl_version:match('libcurl/%S+') or '?', '\\n')" }
   local ncpu = io.popen("nproc 2>/dev/null"):read("*l") or "?"
-  out(("nuon %s benchmark%s: %s, %s, %s cores, %s\n"):format(core_version.v, smoke and " (smoke: tiny sizes)" or "",
+  local cpu = "?"
+  for line in io.lines("/proc/cpuinfo") do
+    local m = line:match("^model name%s*:%s*(.-)%s*$")
+    if m then cpu = m break end
+  end
+  out(("nuon %s benchmark%s: %s, %s, %s cores (%s), %s\n"):format(core_version.v,
+    smoke and " (smoke: tiny sizes)" or "",
     io.popen("lua5.4 -v 2>&1"):read("*l"):match("^Lua %S+") or "Lua 5.4",
     io.popen("luajit -v 2>&1"):read("*l"):match("^LuaJIT %S+") or "LuaJIT",
-    ncpu, core_version.curl))
+    ncpu, cpu, core_version.curl))
 end
 
 local out_path = B .. (smoke and "/results-smoke.txt" or "/results.txt")
