@@ -589,6 +589,24 @@ describe("nuon.resty in nginx", function()
       assert.is_nil(cjson.encode(r):find(ts.token, 1, true))
     end)
 
+    it("raises for bad arguments as nuon.client does, blaming the caller's line", function()
+      local r = call{ op = "badargs", install = DEMO1 }
+      local want = {
+        "nuon: sandbox_runs: install_id must be a non-empty string (got nil)",
+        "nuon: sandbox_runs: unknown option 'limt'",
+        "nuon: each_sandbox_run: install_id must be a non-empty string (got an empty string)",
+        "nuon: all_sandbox_runs: option 'page_size' must be a positive integer",
+        "nuon.filter: unknown key 'statuz'",
+        "nuon: sandbox_runs_many: option 'concurrency' must be a positive integer",
+      }
+      assert.equal(#want, #r.calls)
+      for i, w in ipairs(want) do
+        assert.is_false(r.calls[i].ok)
+        assert.equal(w, r.calls[i].what)
+        assert.matches("^handler%.lua:%d+$", r.calls[i].where)
+      end
+    end)
+
     it("fails cleanly after close", function()
       local r = call{ op = "closed", install = DEMO1 }
       assert.equal("config", r.err.kind)

@@ -11,7 +11,7 @@
 -- NUON_* from the environment nginx passes on).
 -- Operations: runs (limit, offset, page, strict), all and each (page_size,
 -- max, status), many (ids = a,b,c; concurrency, limit), latest, wait (run), url,
--- tostring, closed, keepalive.
+-- tostring, closed, keepalive, badargs (argument errors and where they point).
 -- luacheck: globals ngx
 local cjson = require "cjson.safe"
 local core = require "nuon.core"
@@ -123,6 +123,26 @@ end
 
 function ops.url(c, a)
   return { url = c:url(a.install, { limit = num(a.limit), offset = num(a.offset), page = num(a.page) }) }
+end
+
+-- Programmer errors raise, blamed on the line that called the method (this
+-- file): each message as { where = "handler.lua:N" | other, what = ... }.
+function ops.badargs(c, a)
+  local out = {}
+  local calls = {
+    function() c:sandbox_runs() end,
+    function() c:sandbox_runs(a.install, { limt = 5 }) end,
+    function() c:each_sandbox_run("") end,
+    function() c:all_sandbox_runs(a.install, { page_size = 0 }) end,
+    function() c:all_sandbox_runs(a.install, { where = { statuz = "x" } }) end,
+    function() c:sandbox_runs_many({ a.install }, { concurrency = 1.5 }) end,
+  }
+  for i, f in ipairs(calls) do
+    local ok, msg = pcall(f)
+    local where, what = tostring(msg):match("^(.-:%d+): (.*)$")
+    out[i] = { ok = ok, where = where and where:match("[^/]*$") or "?", what = what or tostring(msg) }
+  end
+  return { calls = out }
 end
 
 function ops.tostring(c)
