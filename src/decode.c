@@ -3,8 +3,11 @@
  *
  * A recursive-descent parser over (buf, len) that builds the Lua tables as it
  * reads and validates them against the schema tables of schema.c on the way.
- * Where the time goes is Lua's: creating tables, setting fields, hashing and
- * interning strings.  So the parser works to call Lua less:
+ * Each parsing function takes the cursor and returns the cursor after what
+ * it read (NULL on error), so the hot loops keep it in a register.  Where
+ * the time goes is Lua's: creating tables, setting fields, hashing and
+ * interning strings.  So the parser works to call Lua less, and to spend
+ * few instructions between its calls:
  *
  *   - field names and enum values are Lua strings interned once (the "key
  *     table", kept in the registry) and copied into the Lua stack for the
@@ -12,13 +15,16 @@
  *   - tables are created with the largest recent size in the same place
  *     (schema objects: of the same type), so they are almost never rehashed;
  *   - keys are matched by guessing the one that followed the previous key
- *     last time (the server's key order is learned): one compare per key;
+ *     last time (the server's key order is learned): one compare of the
+ *     member's opening as compact JSON writes it, `"name":`, per key;
  *   - repeated strings (two values in three) come from a cache of Lua
  *     strings instead of being hashed and interned by Lua again;
- *   - strings without escapes are read straight from the input; escapes are
+ *   - strings are scanned 16 bytes at a time (scan.h); those without
+ *     escapes are read straight from the input; escapes are
  *     decoded into a scratch block owned by Lua (a userdata on the stack), so
  *     a memory error raised half-way leaks nothing;
- *   - integers are read without strtod; only fractions and exponents use it;
+ *   - integers are read without strtod, eight digits at a time; only
+ *     fractions and exponents use it;
  *   - the path to the current value is a small stack of (name | index) and is
  *     turned into a string only for a warning or an error.
  *
@@ -38,6 +44,7 @@
 #include <string.h>
 
 #include "nuon.h"
+#include "scan.h"
 #include "schema.h"
 
 #if defined(__GNUC__)
@@ -46,18 +53,7 @@
 #define PRINTF_LIKE(f, a)
 #endif
 
-/* 8 bytes at a time when scanning strings (needs a little-endian ctz). */
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define NUON_SWAR 1
-#endif
-#endif
-
-#if defined(__GNUC__)
-#define HOT static inline __attribute__((always_inline))
-#else
-#define HOT static
-#endif
+#define HOT NUON_HOT
 
 /* The key table: the schema's strings (slots 1 .. nuon_schema_nkeys), then
  * the decoder's own, after every possible schema slot. */
@@ -71,22 +67,34 @@
  * ([i].runner_jobs[j].executions[k].result.error_metadata.KEY). */
 #define PATH_SLOTS 16
 
-/* Entries of the cache of keys met outside the schema (a power of 2). */
-#define KEY_CACHE 256
-
-typedef unsigned char uchar;
+/* Entries of the cache of keys met outside the schema: KEY_CACHE / 2
+ * buckets (a power of 2) of two entries each. */
+#define KEY_CACHE 512
 
 /*
- * Keys are matched by guessing.  A token names a key: a field index of the
- * object's schema type (< TOK_KEY), or TOK_KEY + i for entry i of the key
- * cache, or TOK_RAW for a key with escapes.  Each token remembers the token
- * that followed it last time; a guess is confirmed by comparing bytes, so a
- * stale guess only costs a memcmp.
+ * Keys are matched by guessing.  A token names a key: for a schema field,
+ * the key-table slot of its name (1 .. NUON_SCHEMA_MAX_KEYS); KEY_BASE + i
+ * for entry i of the key cache; TOK_RAW for a key with escapes or a long
+ * one; TOK_NONE for no key.  Every token has a key_desc.  What followed a
+ * token last time is learned per context (succ_slot): the same key is
+ * followed by others in other objects (org_id in a run, in a VCS config).
+ * A guess is confirmed by comparing bytes, so a stale guess only costs a
+ * compare.
  */
 typedef unsigned short token;
-#define TOK_KEY 64
-#define TOK_RAW (TOK_KEY + KEY_CACHE)
-#define TOK_NONE 0xFFFF
+#define TOK_NONE 0
+#define KEY_BASE (NUON_SCHEMA_MAX_KEYS + 1)
+#define TOK_RAW (KEY_BASE + KEY_CACHE)
+#define NTOKENS (TOK_RAW + 1)
+
+/* The context bit of objects outside the schema (types use bits 0 .. 11). */
+#define CTX_GENERIC 15
+
+/* Learning contexts (succ_slot): a schema type ti; a generic object, by its
+ * place pl; a string map, by the key-table slot of its field. */
+#define LCTX_PLACE(pl) (16u + (unsigned)(pl))
+#define LCTX_MAP(key) (16u + PLACES + (unsigned)(key))
+#define SUCC 8192 /* entries of memo.succ, a power of 2 */
 
 /* What a field's (or a key's) string values did lately: the cache entry of
  * the last one, and how many in a row were new.  Fields whose values are
@@ -104,29 +112,36 @@ typedef struct str_stat {
  * path of keys that leads to it from the nearest schema object (so
  * runner_jobs[].metadata and status_v2.metadata are different places).  It
  * remembers what the last value there looked like: the entry count of an
- * object or array, to create the next one with; its first key, to guess
- * first; and its strings.  A collision only makes a guess wrong.
+ * object or array, to create the next one with, and its strings (and, in
+ * memo.succ, its keys' order).  A collision only makes a guess wrong.
  */
 typedef struct place {
   int size;
-  token first;
   str_stat value;
 } place;
 
 #define PLACE_ITEM 0xFFFFu /* the "key" of an array's items */
 
-/* A key outside the schema, seen before.  Keys repeat (the fields of
- * status_v2, workflow, outputs...): they are pushed from here without being
- * hashed and interned by Lua again.  Its Lua string is in memo slot
- * KEY_SLOT(i). */
+/*
+ * What a guess of a token is compared with: the member's opening as compact
+ * JSON writes it, quote, key, quote, colon (nuon_field.pat), padded for
+ * compares 16 bytes at a time (pat_at).  A cache entry is a key outside the
+ * schema seen before: keys repeat (the fields of status_v2, workflow,
+ * outputs...), so they are pushed from the memo table (slot = the token)
+ * without being hashed and interned by Lua again.
+ */
 #define KEY_INLINE 42 /* longer keys are not cached */
+#define PAT_BYTES 48  /* >= KEY_INLINE + 3, a multiple of 16 */
 
-typedef struct key_entry {
-  uchar used, kn;
-  token next;                /* the key that followed this one last time */
-  unsigned short unknown_in; /* bit t: known not to be a field of schema type t */
-  char k[KEY_INLINE];        /* the key's bytes (escape-free) */
-} key_entry;
+typedef struct key_desc {
+  char pat[PAT_BYTES];
+  uchar m;                 /* pattern length (the key's + 3); 0: an unused entry */
+  uchar evict;             /* cache buckets' first entry: the entry to replace next */
+  unsigned short valid_in; /* where it may be guessed: bit t, in objects of
+                              schema type t (a field of t, or a cached key
+                              known to be none of t's fields); bit
+                              CTX_GENERIC, outside the schema (cached keys) */
+} key_desc;
 
 /*
  * String values: about two in three repeat one seen shortly before (org ids,
@@ -144,17 +159,17 @@ typedef struct key_entry {
 
 typedef struct str_entry {
   uchar used, n;
-  char b[STR_INLINE];
+  char b[PAT_BYTES]; /* the bytes and the closing quote, padded (pat_at) */
 } str_entry;
 
 /*
  * The schema's interned keys live in the Lua stack, above the caller's
  * values (read with lua_pushvalue, cheaper than a table's rawgeti):
  * key-table slot k is at stack index kbase + k.  The cached strings live in
- * the memo table (see memo below), at these slots:
+ * the memo table (see memo below): a cached key at the slot of its token,
+ * a cached string value at STR_SLOT(i).
  */
-#define KEY_SLOT(i) (NUON_SCHEMA_MAX_KEYS + 1 + (int)(i))
-#define STR_SLOT(i) (NUON_SCHEMA_MAX_KEYS + 1 + KEY_CACHE + (int)(i))
+#define STR_SLOT(i) (TOK_RAW + 1 + (int)(i))
 
 /*
  * The keys of one object, for finding duplicates.  A 256-bit filter of their
@@ -200,30 +215,34 @@ typedef struct memo {
   str_entry strs[STR_CACHE];
   unsigned str_hashes[STR_CACHE]; /* apart, so a new string is told apart
                                      without touching the entries */
-  key_entry kc[KEY_CACHE];
+  key_desc keys[NTOKENS]; /* by token */
+  /* the token that followed token t last time (succ_slot): a field's in
+   * its type's objects; the others' per context, hashed, and the first key
+   * at t = TOK_NONE */
+  token succ_field[KEY_BASE];
+  token succ[SUCC];
   place places[PLACES];
   int hint[NUON_NTYPES]; /* table size to create objects of each type with */
   /* Per field, by key slot: */
   struct {
     int size;       /* enums: the last value's index (-1: none); maps: entries */
     str_stat value; /* strings: their values */
-    token first;    /* maps: the first key of the last one */
     uchar used, n;  /* enums: the last value's bytes (escape-free), whose */
     char b[26];     /* Lua string is in memo slot `key` */
   } last[NUON_SCHEMA_MAX_KEYS + 1];
-  /* per type, the token that followed each field (index nfields: the first) */
-  token next[NUON_NTYPES][NUON_SCHEMA_MAX_FIELDS + 1];
 } memo;
 
+typedef char check_contexts[NUON_NTYPES <= CTX_GENERIC ? 1 : -1];
+
 /* Memo-table slots: 1 .. NUON_SCHEMA_MAX_KEYS the last value of each enum
- * field, then the key cache, then the string cache; the memo userdata last. */
+ * field, then the key cache (by token), then the string cache; the memo
+ * userdata last. */
 #define MEMO_UDATA (STR_SLOT(STR_CACHE) + 1)
 #define MEMO_REGISTRY_KEY "nuon.decode.memo"
 
 typedef struct decoder {
   lua_State *L;
   const uchar *start, *end;
-  const uchar *p; /* the next byte to read */
   int depth, max_depth;
   int strict;
   int keys;     /* stack index of the key table (typed mode) */
@@ -263,9 +282,11 @@ static char null_mark;
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static int fail_at(decoder *d, const uchar *at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* Failures push one error object and return NULL, the parsing functions'
+ * error result. */
+static const uchar *fail_at(decoder *d, const uchar *at, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-static int fail_at(decoder *d, const uchar *at, const char *fmt, ...) {
+static const uchar *fail_at(decoder *d, const uchar *at, const char *fmt, ...) {
   char detail[256];
   unsigned long pos = (unsigned long)(at - d->start) + 1;
   va_list ap;
@@ -275,29 +296,29 @@ static int fail_at(decoder *d, const uchar *at, const char *fmt, ...) {
   lua_checkstack(d->L, 10);
   nuon_error_pushf(d->L, "decode", "invalid JSON at byte %lu: %s", pos, detail);
   nuon_error_setint(d->L, "position", (long long)pos);
-  return 0;
+  return NULL;
 }
 
-static int fail_eof(decoder *d) {
+static const uchar *fail_eof(decoder *d) {
   return fail_at(d, d->end, "unexpected end of input");
 }
 
-static int fail_unexpected(decoder *d, const uchar *at) {
+static const uchar *fail_unexpected(decoder *d, const uchar *at) {
   if (at >= d->end) return fail_eof(d);
   if (*at > 0x20 && *at < 0x7f) return fail_at(d, at, "unexpected character '%c'", *at);
   return fail_at(d, at, "unexpected byte 0x%02X", *at);
 }
 
-static int fail_duplicate(decoder *d, const uchar *at, const char *key, size_t n) {
+static const uchar *fail_duplicate(decoder *d, const uchar *at, const char *key, size_t n) {
   return fail_at(d, at, "duplicate key \"%.*s\"", (int)(n > 64 ? 64 : n), key);
 }
 
-static int fail_depth(decoder *d) {
-  unsigned long pos = (unsigned long)(d->p - d->start) + 1;
+static const uchar *fail_depth(decoder *d, const uchar *at) {
+  unsigned long pos = (unsigned long)(at - d->start) + 1;
   lua_checkstack(d->L, 10);
   nuon_error_pushf(d->L, "decode", "JSON nested deeper than max_depth (%d)", d->max_depth);
   nuon_error_setint(d->L, "position", (long long)pos);
-  return 0;
+  return NULL;
 }
 
 /* Appends the decimal digits of v (>= 0) at out; returns their count. */
@@ -369,7 +390,7 @@ static const char *json_type(int c) {
 
 /* A validation error for the value at the top of the stack (replaced by the
  * error): "<path>: expected <expected>, got <got>". */
-static int fail_type(decoder *d, int plen, const char *expected, const char *got) {
+static const uchar *fail_type(decoder *d, int plen, const char *expected, const char *got) {
   lua_State *L = d->L;
   const char *path;
   lua_checkstack(L, 10);
@@ -386,26 +407,27 @@ static int fail_type(decoder *d, int plen, const char *expected, const char *got
   lua_setfield(L, -2, "expected");
   lua_pushstring(L, got);
   lua_setfield(L, -2, "got");
-  return 0;
+  return NULL;
 }
 
-static int parse_value(decoder *d, unsigned pl);
+static const uchar *parse_value(decoder *d, const uchar *p, unsigned pl);
 
-/* The JSON value at d->p is of the wrong type.  Scalars are decoded (which
+/* The JSON value at p is of the wrong type.  Scalars are decoded (which
  * also checks their syntax) to report them as `value`; containers are named. */
-static int wrong_type(decoder *d, int plen, const char *expected) {
+static const uchar *wrong_type(decoder *d, const uchar *p, int plen, const char *expected) {
   const char *got;
-  int r;
-  if (d->p >= d->end) return fail_eof(d);
-  got = json_type(*d->p);
-  if (!got) return fail_unexpected(d, d->p);
+  if (p >= d->end) return fail_eof(d);
+  got = json_type(*p);
+  if (!got) return fail_unexpected(d, p);
   lua_checkstack(d->L, 10);
-  if (*d->p == '{' || *d->p == '[') {
+  if (*p == '{' || *p == '[') {
     lua_pushstring(d->L, got);
   } else {
-    r = parse_value(d, 0);
-    if (!r) return 0;
-    if (r == 2) lua_pushliteral(d->L, "null");
+    if (!parse_value(d, p, 0)) return NULL;
+    if (*p == 'n') {
+      lua_pop(d->L, 1);
+      lua_pushliteral(d->L, "null");
+    }
   }
   return fail_type(d, plen, expected, got);
 }
@@ -447,41 +469,6 @@ static int bad_enum(decoder *d, int plen, const nuon_enum *e) {
 
 /* ---- lexical pieces ---------------------------------------------------------- */
 
-HOT const uchar *skip_ws(const uchar *p, const uchar *end) {
-  /* one compare for the usual case: compact JSON, no whitespace at all */
-  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
-  return p;
-}
-
-/* memcmp(a, b, n) == 0 for the short strings compared here (keys, ids),
- * without a library call. */
-HOT int same_bytes(const void *a, const void *b, size_t n) {
-  const uchar *x = (const uchar *)a, *y = (const uchar *)b;
-  if (n >= 8) {
-    uint64_t u, v;
-    size_t i;
-    for (i = 0; i + 8 <= n; i += 8) {
-      memcpy(&u, x + i, 8);
-      memcpy(&v, y + i, 8);
-      if (u != v) return 0;
-    }
-    memcpy(&u, x + n - 8, 8); /* the tail, overlapping */
-    memcpy(&v, y + n - 8, 8);
-    return u == v;
-  }
-  if (n >= 4) {
-    uint32_t u, v, s, t;
-    memcpy(&u, x, 4);
-    memcpy(&v, y, 4);
-    memcpy(&s, x + n - 4, 4);
-    memcpy(&t, y + n - 4, 4);
-    return u == v && s == t;
-  }
-  while (n--)
-    if (*x++ != *y++) return 0;
-  return 1;
-}
-
 /* A scratch block of at least `need` bytes, owned by Lua. */
 static char *scratch(decoder *d, size_t need) {
   if (need > d->cap) {
@@ -494,59 +481,14 @@ static char *scratch(decoder *d, size_t need) {
   return d->buf;
 }
 
-static int read_literal(decoder *d, const char *lit, size_t n) {
-  const uchar *p = d->p;
+/* The literal lit (n bytes) at p; returns the byte after it. */
+static const uchar *read_literal(decoder *d, const uchar *p, const char *lit, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
     if (p + i >= d->end) return fail_eof(d);
     if (p[i] != (uchar)lit[i]) return fail_unexpected(d, p + i);
   }
-  d->p = p + n;
-  return 1;
-}
-
-/* The first byte at or after q that is '"', '\\', a control character or
- * non-ASCII, or end. */
-static const uchar *scan_plain(const uchar *q, const uchar *end) {
-#ifdef NUON_SWAR
-  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  while (end - q >= 8) {
-    uint64_t w, a, b, m;
-    memcpy(&w, q, 8);
-    a = w ^ (ones * '"');
-    b = w ^ (ones * '\\');
-    /* high bit of each byte that is zero in a or b, below 0x20, or >= 0x80;
-     * the lowest flagged byte is always a true hit */
-    m = (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & highs;
-    if (m) return q + (__builtin_ctzll(m) >> 3);
-    q += 8;
-  }
-#endif
-  while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\') q++;
-  return q;
-}
-
-/* Length of the well-formed UTF-8 sequence at q (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const uchar *q, const uchar *end) {
-  size_t avail = (size_t)(end - q);
-  uchar c = q[0], lo = 0x80, hi = 0xBF;
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return (avail >= 2 && (q[1] & 0xC0) == 0x80) ? 2 : 0;
-  if (c < 0xF0) {
-    if (c == 0xE0) lo = 0xA0;
-    else if (c == 0xED) hi = 0x9F;
-    return (avail >= 3 && q[1] >= lo && q[1] <= hi && (q[2] & 0xC0) == 0x80) ? 3 : 0;
-  }
-  if (c < 0xF5) {
-    if (c == 0xF0) lo = 0x90;
-    else if (c == 0xF4) hi = 0x8F;
-    return (avail >= 4 && q[1] >= lo && q[1] <= hi && (q[2] & 0xC0) == 0x80 &&
-            (q[3] & 0xC0) == 0x80)
-               ? 4
-               : 0;
-  }
-  return 0;
+  return p + n;
 }
 
 static size_t utf8_put(char *out, unsigned long cp) {
@@ -572,8 +514,8 @@ static size_t utf8_put(char *out, unsigned long cp) {
   return 4;
 }
 
-/* The four hex digits of the \u escape starting at q. */
-static int read_hex4(decoder *d, const uchar *q, unsigned *v) {
+/* The four hex digits of the \u escape starting at q; returns q past them. */
+static const uchar *read_hex4(decoder *d, const uchar *q, unsigned *v) {
   unsigned r = 0;
   int i;
   for (i = 2; i < 6; i++) {
@@ -586,39 +528,39 @@ static int read_hex4(decoder *d, const uchar *q, unsigned *v) {
     else return fail_at(d, q, "invalid \\u escape in string");
   }
   *v = r;
-  return 1;
+  return q + 6;
 }
 
-/* The \u escape at q (a surrogate pair is one code point). */
-static int read_u(decoder *d, const uchar *q, unsigned long *cp, size_t *used) {
+/* The \u escape at q (a surrogate pair is one code point); returns the byte
+ * after it. */
+static const uchar *read_u(decoder *d, const uchar *q, unsigned long *cp) {
   unsigned hi, lo;
-  const uchar *r = q + 6;
-  if (!read_hex4(d, q, &hi)) return 0;
+  const uchar *r = read_hex4(d, q, &hi);
+  if (!r) return NULL;
   if (hi >= 0xDC00 && hi <= 0xDFFF)
     return fail_at(d, q, "unpaired surrogate \\u%04X in string", hi);
   if (hi < 0xD800 || hi > 0xDBFF) {
     *cp = hi;
-    *used = 6;
-    return 1;
+    return r;
   }
   if (r >= d->end || (r[0] == '\\' && r + 1 >= d->end)) return fail_eof(d);
   if (r[0] != '\\' || r[1] != 'u') return fail_at(d, q, "unpaired surrogate \\u%04X in string", hi);
-  if (!read_hex4(d, r, &lo)) return 0;
+  if (!read_hex4(d, r, &lo)) return NULL;
   if (lo < 0xDC00 || lo > 0xDFFF)
     return fail_at(d, q, "unpaired surrogate \\u%04X in string", hi);
   *cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) + (lo - 0xDC00);
-  *used = 12;
-  return 1;
+  return r + 6;
 }
 
-static int fail_in_string(decoder *d, const uchar *q) {
+static const uchar *fail_in_string(decoder *d, const uchar *q) {
   if (*q < 0x20) return fail_at(d, q, "control character 0x%02X in string", *q);
   return fail_at(d, q, "invalid UTF-8 byte 0x%02X in string", *q);
 }
 
 /* The rest of a string with escapes: p is its first byte, q its first
  * backslash.  Decodes into the scratch block. */
-static int read_escaped(decoder *d, const uchar *p, const uchar *q, const char **s, size_t *n) {
+static const uchar *read_escaped(decoder *d, const uchar *p, const uchar *q, const char **s,
+                                 size_t *n) {
   const uchar *e = q, *end = d->end;
   char *out;
   size_t o;
@@ -642,10 +584,10 @@ static int read_escaped(decoder *d, const uchar *p, const uchar *q, const char *
         case 't': out[o++] = '\t'; break;
         case 'u': {
           unsigned long cp = 0;
-          size_t used = 0;
-          if (!read_u(d, q, &cp, &used)) return 0;
+          const uchar *r = read_u(d, q, &cp);
+          if (!r) return NULL;
           o += utf8_put(out + o, cp);
-          q += used;
+          q = r;
           continue;
         }
         default:
@@ -668,34 +610,45 @@ static int read_escaped(decoder *d, const uchar *p, const uchar *q, const char *
   if (q >= end) return fail_eof(d);
   *s = out;
   *n = o;
-  d->p = q + 1;
-  return 1;
+  return q + 1;
 }
 
-/* The string whose opening quote is at d->p.  *s, *n: its decoded bytes, a
- * slice of the input when it has no escapes, else the scratch block (valid
- * until the scratch is used again). */
-static int read_string(decoder *d, const char **s, size_t *n) {
-  const uchar *p = d->p + 1, *q = p, *end = d->end;
+/* A string past its plain start: b is its first byte, q the first byte
+ * scan_plain stopped at that is not its closing quote. */
+static const uchar *read_string_rest(decoder *d, const uchar *b, const uchar *q, const char **s,
+                                     size_t *n) {
+  const uchar *end = d->end;
   for (;;) {
-    q = scan_plain(q, end);
     if (q >= end) return fail_eof(d);
     if (*q == '"') {
-      *s = (const char *)p;
-      *n = (size_t)(q - p);
-      d->p = q + 1;
-      return 1;
+      *s = (const char *)b;
+      *n = (size_t)(q - b);
+      return q + 1;
     }
-    if (*q == '\\') return read_escaped(d, p, q, s, n);
+    if (*q == '\\') return read_escaped(d, b, q, s, n);
     {
       size_t k = *q < 0x20 ? 0 : utf8_len(q, end);
       if (!k) return fail_in_string(d, q);
-      q += k;
+      q = scan_plain(q + k, end);
     }
   }
 }
 
-static int to_double(decoder *d, const uchar *s, const uchar *e, double *out) {
+/* The string whose opening quote is at p; returns the byte after its
+ * closing quote.  *s, *n: its decoded bytes, a slice of the input when it
+ * has no escapes, else the scratch block (valid until the scratch is used
+ * again). */
+HOT const uchar *read_string(decoder *d, const uchar *p, const char **s, size_t *n) {
+  const uchar *b = p + 1, *q = scan_plain(b, d->end);
+  if (q < d->end && *q == '"') {
+    *s = (const char *)b;
+    *n = (size_t)(q - b);
+    return q + 1;
+  }
+  return read_string_rest(d, b, q, s, n);
+}
+
+static const uchar *to_double(decoder *d, const uchar *s, const uchar *e, double *out) {
   size_t n = (size_t)(e - s), i;
   char tmp[64], *b = n < sizeof tmp ? tmp : scratch(d, n + 1);
   memcpy(b, s, n);
@@ -709,30 +662,34 @@ static int to_double(decoder *d, const uchar *s, const uchar *e, double *out) {
       if (b[i] == '.') b[i] = d->decimal_point;
   *out = strtod(b, NULL);
   if (*out > DBL_MAX || *out < -DBL_MAX) return fail_at(d, s, "number out of range");
-  return 1;
+  return e;
 }
 
-/* The number at d->p: an integer literal that fits int64 is read exactly,
- * anything else (fraction, exponent, more digits) as a double. */
-static int read_number(decoder *d, number *num) {
-  const uchar *s = d->p, *p = s, *end = d->end;
-  unsigned long long u = 0;
-  int neg = 0, digits = 0, frac = 0;
+/* The number at p: an integer literal that fits int64 is read exactly,
+ * anything else (fraction, exponent, more digits) as a double.  Returns the
+ * byte after it. */
+static const uchar *read_number(decoder *d, const uchar *p, number *num) {
+  const uchar *s = p, *digits, *end = d->end;
+  unsigned long long u = 0; /* wraps past 19 digits, which go to strtod */
+  int neg = 0, frac = 0;
   if (*p == '-') {
     neg = 1;
     p++;
   }
   if (p >= end) return fail_eof(d);
+  digits = p;
   if (*p == '0') {
     p++;
-    digits = 1;
     if (p < end && IS_DIGIT(*p)) return fail_at(d, p - 1, "leading zero in number");
   } else if (IS_DIGIT(*p)) {
-    do {
-      if (digits < 19) u = u * 10 + (unsigned)(*p - '0');
-      digits++;
-      p++;
-    } while (p < end && IS_DIGIT(*p));
+#ifdef NUON_SWAR
+    uint64_t eight;
+    while (end - p >= 8 && eight_digits(p, &eight)) {
+      u = u * 100000000u + eight;
+      p += 8;
+    }
+#endif
+    while (p < end && IS_DIGIT(*p)) u = u * 10 + (unsigned)(*p++ - '0');
   } else {
     return fail_unexpected(d, p);
   }
@@ -751,17 +708,16 @@ static int read_number(decoder *d, number *num) {
     do p++; while (p < end && IS_DIGIT(*p));
     frac = 1;
   }
-  d->p = p;
-  if (!frac && digits <= 19) {
+  if (!frac && p - digits <= 19) {
     if (!neg && u <= (unsigned long long)LLONG_MAX) {
       num->is_int = 1;
       num->i = (long long)u;
-      return 1;
+      return p;
     }
     if (neg && u <= (unsigned long long)LLONG_MAX + 1) {
       num->is_int = 1;
       num->i = u > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)u;
-      return 1;
+      return p;
     }
   }
   num->is_int = 0;
@@ -795,58 +751,60 @@ static unsigned str_hash(const uchar *s, size_t n) {
   return (unsigned)((a ^ (a >> 29)) * 0xBF58476D1CE4E5B9ULL >> 32);
 }
 
-/* Pushes the string at d->p (an opening quote) through the string cache;
- * st (or NULL): what values of this field did lately, updated. */
-HOT int push_string(decoder *d, str_stat *st) {
+/* Pushes the string at p (an opening quote) through the string cache; st:
+ * what values of this place or field did lately, updated.  Returns the byte
+ * after the string. */
+HOT const uchar *push_string(decoder *d, const uchar *p, str_stat *st) {
   lua_State *L = d->L;
-  const uchar *p = d->p;
+  const uchar *q;
   const char *s;
   size_t n, raw;
   unsigned h, hash;
   str_entry *e;
-  if (st) {
-    if (st->miss >= STR_BYPASS && (++st->miss & 15) != 0) {
-      if (!read_string(d, &s, &n)) return 0;
-      lua_pushlstring(L, s, n);
-      return 1;
-    }
-    if (st->last >= 0) {
-      e = &d->m->strs[st->last];
-      if (e->used && key_at(d, p, e->b, e->n)) {
-        d->p = p + e->n + 2;
-        lua_rawgeti(L, d->mt, STR_SLOT(st->last));
-        st->miss = 0;
-        return 1;
-      }
+  if (st->miss >= STR_BYPASS && (++st->miss & 15) != 0) {
+    q = read_string(d, p, &s, &n);
+    if (!q) return NULL;
+    lua_pushlstring(L, s, n);
+    return q;
+  }
+  if (st->last >= 0) { /* only ever set to an entry in use */
+    e = &d->m->strs[st->last];
+    if (pat_at(p + 1, d->end, e->b, (size_t)e->n + 1)) {
+      lua_rawgeti(L, d->mt, STR_SLOT(st->last));
+      st->miss = 0;
+      return p + e->n + 2;
     }
   }
-  if (!read_string(d, &s, &n)) return 0;
+  q = read_string(d, p, &s, &n);
+  if (!q) return NULL;
   /* Entries hold the raw bytes between the quotes, escapes and all: equal
    * raw bytes decode to equal strings.  (Raw bytes never end in an odd run
    * of backslashes, so the quote key_at finds after them is the real end.) */
-  raw = (size_t)(d->p - p) - 2;
+  raw = (size_t)(q - p) - 2;
   if (raw > STR_INLINE) { /* long */
     lua_pushlstring(L, s, n);
-    return 1;
+    return q;
   }
   hash = str_hash(p + 1, raw);
   h = hash & (STR_CACHE - 1);
   e = &d->m->strs[h];
   if (d->m->str_hashes[h] == hash && e->n == raw && e->used && same_bytes(e->b, p + 1, raw)) {
     lua_rawgeti(L, d->mt, STR_SLOT(h));
-    if (st) st->miss = 0;
+    st->miss = 0;
   } else {
     lua_pushlstring(L, s, n);
     memo_set(d, STR_SLOT(h));
     e->used = 1;
     e->n = (uchar)raw;
-    memcpy(e->b, p + 1, raw);
+    memcpy(e->b, p + 1, raw + 1); /* and the closing quote */
     d->m->str_hashes[h] = hash;
-    if (st && st->miss < STR_BYPASS) st->miss++;
+    if (st->miss < STR_BYPASS) st->miss++;
   }
-  if (st) st->last = (int)h;
-  return 1;
+  st->last = (int)h;
+  return q;
 }
+
+/* ---- keys ---------------------------------------------------------------------- */
 
 static unsigned key_hash(const uchar *s, size_t n) {
   uint64_t a = 0, b = 0;
@@ -857,7 +815,7 @@ static unsigned key_hash(const uchar *s, size_t n) {
     memcpy(&a, s, n);
   }
   a = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xC2B2AE3D27D4EB4FULL;
-  return (unsigned)(a >> 40) & (KEY_CACHE - 1);
+  return (unsigned)(a >> 40) & (KEY_CACHE / 2 - 1);
 }
 
 static int find_field(const nuon_type *t, const char *s, size_t n) {
@@ -869,60 +827,119 @@ static int find_field(const nuon_type *t, const char *s, size_t n) {
   return -1;
 }
 
+/* ":" after a key at p, then the first byte of the value. */
+static const uchar *read_colon(decoder *d, const uchar *p) {
+  const uchar *end = d->end;
+  p = scan_ws(p, end);
+  if (p >= end) return fail_eof(d);
+  if (*p != ':') return fail_unexpected(d, p);
+  p = scan_ws(p + 1, end);
+  if (p >= end) return fail_eof(d);
+  return p;
+}
+
 /*
- * Reads the key whose opening quote is at p, in an object of schema type ti
- * (-1: not a schema object), trying the token `guess` first.  Returns its
- * token (-1 on error); for any token but a schema field, the key string has
- * been pushed.  d->p is left after the closing quote.
+ * The guess for the member at p (its opening quote) in an object of context
+ * ctx (a schema type, or CTX_GENERIC): when the member opens as the guessed
+ * key does in compact JSON, returns the first byte of its value (for a
+ * cached key, the key string pushed), else NULL and nothing pushed.
  */
-HOT int read_key(decoder *d, const uchar *p, int ti, token guess) {
+HOT const uchar *match_guess(decoder *d, const uchar *p, int ctx, token guess) {
+  const key_desc *k = &d->m->keys[guess];
+  if (!((k->valid_in >> ctx) & 1) || !pat_at(p, d->end, k->pat, k->m)) return NULL;
+  if (guess >= KEY_BASE) lua_rawgeti(d->L, d->mt, guess);
+  return p + k->m;
+}
+
+/*
+ * The member at p whose key was not the guess (or not written compactly):
+ * reads the key and the colon.  *tok: the key's token; for any token but a
+ * schema field (of type ti; -1: none), the key string is pushed.  Returns
+ * the first byte of the value.
+ */
+static const uchar *read_key(decoder *d, const uchar *p, int ti, int *tok) {
   lua_State *L = d->L;
+  const uchar *q;
   const char *s;
   size_t n;
-  unsigned h;
-  key_entry *e;
-  if (guess < TOK_KEY) {
-    /* a field index learned after a cached key may come from another type */
-    if (ti >= 0 && guess < nuon_schema_types[ti].nfields) {
-      const nuon_field *f = &nuon_schema_types[ti].fields[guess];
-      if (key_at(d, p, f->name, f->len)) {
-        d->p = p + f->len + 2;
-        return guess;
-      }
-    }
-  } else if (guess < TOK_RAW) {
-    e = &d->m->kc[guess - TOK_KEY];
-    if (e->used && (ti < 0 || (e->unknown_in >> ti) & 1) && key_at(d, p, e->k, e->kn)) {
-      d->p = p + e->kn + 2;
-      lua_rawgeti(L, d->mt, KEY_SLOT(guess - TOK_KEY));
-      return guess;
-    }
-  }
-  d->p = p;
-  if (!read_string(d, &s, &n)) return -1;
+  unsigned w;
+  key_desc *k, *b;
+  q = read_string(d, p, &s, &n);
+  if (!q) return NULL;
   if (ti >= 0) {
-    int fi = find_field(&nuon_schema_types[ti], s, n);
-    if (fi >= 0) return fi;
+    const nuon_type *t = &nuon_schema_types[ti];
+    int fi = find_field(t, s, n);
+    if (fi >= 0) {
+      *tok = t->key + fi;
+      return read_colon(d, q);
+    }
   }
   if ((const uchar *)s != p + 1 || n > KEY_INLINE) { /* escaped or long: not cached */
     lua_pushlstring(L, s, n);
-    return TOK_RAW;
+    *tok = TOK_RAW;
+    return read_colon(d, q);
   }
-  h = key_hash(p + 1, n);
-  e = &d->m->kc[h];
-  if (e->used && e->kn == n && same_bytes(e->k, s, n)) {
-    lua_rawgeti(L, d->mt, KEY_SLOT(h));
+  /* the bucket's two entries; the one not used last is replaced */
+  b = &d->m->keys[KEY_BASE + 2 * key_hash(p + 1, n)];
+  for (w = 0; w < 2; w++)
+    if (b[w].m == n + 3 && same_bytes(b[w].pat + 1, s, n)) break;
+  if (w < 2) {
+    k = &b[w];
+    lua_rawgeti(L, d->mt, (int)(k - d->m->keys));
   } else {
+    w = b->evict;
+    k = &b[w];
     lua_pushlstring(L, s, n);
-    memo_set(d, KEY_SLOT(h));
-    e->used = 1;
-    e->kn = (uchar)n;
-    memcpy(e->k, s, n);
-    e->next = TOK_NONE;
-    e->unknown_in = 0;
+    memo_set(d, (int)(k - d->m->keys));
+    k->m = (uchar)(n + 3);
+    k->pat[0] = '"';
+    memcpy(k->pat + 1, s, n);
+    k->pat[n + 1] = '"';
+    k->pat[n + 2] = ':';
+    k->valid_in = 1u << CTX_GENERIC;
   }
-  if (ti >= 0) e->unknown_in |= 1u << ti;
-  return (int)(TOK_KEY + h);
+  b->evict = (uchar)!w;
+  if (ti >= 0) k->valid_in |= 1u << ti; /* none of ti's fields: find_field said so */
+  *tok = (int)(k - d->m->keys);
+  return read_colon(d, q);
+}
+
+/* Where what follows token prev in learning context lctx is learned: for
+ * a field, whose token names its type, in succ_field; else at a hash of
+ * both (Fibonacci hashing: the top bits of the product). */
+HOT token *succ_slot(memo *m, unsigned lctx, token prev) {
+  if (prev != TOK_NONE && prev < KEY_BASE) return &m->succ_field[prev];
+  return &m->succ[((uint64_t)lctx << 16 | prev) * 0x9E3779B97F4A7C15ULL >> 51 & (SUCC - 1)];
+}
+
+/*
+ * The member at p, after the member of token prev (TOK_NONE: the first), in
+ * an object of schema type ti (-1: none) and learning context lctx: its key
+ * (token in *tok, pushed unless a schema field), guessed from what followed
+ * prev there last time, which learns the key when the guess was wrong.
+ * Returns the first byte of the value.
+ */
+HOT const uchar *member_key(decoder *d, const uchar *p, int ti, unsigned lctx, token prev,
+                            int *tok) {
+  int ctx = ti >= 0 ? ti : CTX_GENERIC;
+  token *learn = succ_slot(d->m, lctx, prev), guess = *learn;
+  const uchar *v;
+  if (p >= d->end) return fail_eof(d);
+  if (*p != '"') return fail_unexpected(d, p);
+  v = match_guess(d, p, ctx, guess);
+  if (!v) {
+    /* the guess may be absent this time (zero values are left out): try
+     * the key that followed it, without learning */
+    guess = *succ_slot(d->m, lctx, guess);
+    v = match_guess(d, p, ctx, guess);
+  }
+  if (v) {
+    *tok = guess;
+    return *v > ' ' ? v : read_colon(d, v - 1);
+  }
+  v = read_key(d, p, ti, tok);
+  if (v) *learn = (token)*tok;
+  return v;
 }
 
 /* ---- containers --------------------------------------------------------------- */
@@ -940,9 +957,16 @@ HOT void size_learn(int *h, int count) {
   *h = c > decayed ? c : decayed;
 }
 
-static int enter(decoder *d) {
-  if (++d->depth > d->max_depth) return fail_depth(d);
-  if (!lua_checkstack(d->L, 8)) return fail_at(d, d->p, "JSON nested too deeply for the Lua stack");
+/* One level deeper, at the container opening at p. */
+HOT int enter(decoder *d, const uchar *p) {
+  if (++d->depth > d->max_depth) {
+    fail_depth(d, p);
+    return 0;
+  }
+  if (!lua_checkstack(d->L, 8)) {
+    fail_at(d, p, "JSON nested too deeply for the Lua stack");
+    return 0;
+  }
   return 1;
 }
 
@@ -961,15 +985,15 @@ static void sweep_nulls(lua_State *L) {
   }
 }
 
-/* Table at -2, new key at -1 (token tok): fails if the key is already in
- * the object. */
+/* Table at -2, new key at -1 (token tok, opening quote at at): fails if the
+ * key is already in the object. */
 HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
   lua_State *L = d->L;
   size_t n;
   const char *k;
   int i;
   if (tok < TOK_RAW) {
-    unsigned h = ((unsigned)tok - TOK_KEY) & 255;
+    unsigned h = ((unsigned)tok - KEY_BASE) & 255;
     uint64_t bit = (uint64_t)1 << (h & 63);
     if (!(seen->w[h >> 6] & bit)) {
       seen->w[h >> 6] |= bit;
@@ -981,12 +1005,14 @@ HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
   k = lua_tolstring(L, -1, &n);
   lua_pushvalue(L, -1);
   lua_rawget(L, -3);
-  if (!lua_isnil(L, -1)) return fail_duplicate(d, at, k, n);
-  lua_pop(L, 1);
-  for (i = 0; i < seen->nnull; i++)
-    if (seen->null_len[i] == n && same_bytes(seen->null_key[i], k, n))
-      return fail_duplicate(d, at, k, n);
-  return 1;
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    for (i = 0; i < seen->nnull; i++)
+      if (seen->null_len[i] == n && same_bytes(seen->null_key[i], k, n)) break;
+    if (i == seen->nnull) return 1;
+  }
+  fail_duplicate(d, at, k, n);
+  return 0;
 }
 
 /* The key at -1 (token tok, opening quote at kp) has a null value: listed
@@ -995,7 +1021,7 @@ HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
 HOT int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
   if (tok < TOK_RAW && seen->nnull < NULL_KEYS) { /* cached: escape-free */
     seen->null_key[seen->nnull] = kp + 1;
-    seen->null_len[seen->nnull++] = d->m->kc[tok - TOK_KEY].kn;
+    seen->null_len[seen->nnull++] = (uchar)(d->m->keys[tok].m - 3);
     lua_pop(d->L, 1);
     return 0;
   }
@@ -1004,46 +1030,37 @@ HOT int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
   return 1;
 }
 
-/* After a member: "," (then the next key's first byte) or the closing byte.
- * Returns 1 to continue, 2 when closed, 0 on error; *pp is updated. */
-HOT int next_member(decoder *d, const uchar **pp, uchar close) {
-  const uchar *p = skip_ws(*pp, d->end);
-  if (p >= d->end) return fail_eof(d);
-  if (*p == ',') {
-    p++;
-    *pp = (p < d->end && *p > ' ') ? p : skip_ws(p, d->end);
-    return 1;
-  }
-  if (*p == close) {
-    *pp = p + 1;
-    return 2;
-  }
-  return fail_unexpected(d, p);
-}
-
-/* ":" after a key, then the first byte of the value (at d->p). */
-HOT int read_colon(decoder *d, const uchar *p) {
+/* After a member or item at p: returns the first byte of the next one, or
+ * (*closed set) the byte after the closing byte. */
+HOT const uchar *next_member(decoder *d, const uchar *p, uchar close, int *closed) {
   const uchar *end = d->end;
-  if (!(p < end && *p == ':')) {
-    p = skip_ws(p, end);
-    if (p >= end) return fail_eof(d);
-    if (*p != ':') return fail_unexpected(d, p);
+  if (p < end) {
+    if (*p == ',') {
+      p++;
+      return (p < end && *p > ' ') ? p : scan_ws(p, end);
+    }
+    if (*p == close) {
+      *closed = 1;
+      return p + 1;
+    }
   }
-  p++;
-  if (!(p < end && *p > ' ')) {
-    p = skip_ws(p, end);
-    if (p >= end) return fail_eof(d);
-  }
-  d->p = p;
-  return 1;
+  p = scan_ws(p, end);
+  if (p >= end) return fail_eof(d);
+  if (*p == ',') return scan_ws(p + 1, end);
+  if (*p != close) return fail_unexpected(d, p);
+  *closed = 1;
+  return p + 1;
 }
 
-/* The token that followed `prev`, NULL when there is none to learn. */
-HOT token *next_slot(decoder *d, int ti, token prev, token *first) {
-  if (prev == TOK_NONE) return first;
-  if (prev < TOK_KEY) return ti >= 0 ? &d->m->next[ti][prev] : NULL;
-  if (prev < TOK_RAW) return &d->m->kc[prev - TOK_KEY].next;
-  return NULL;
+/* The first byte inside the container that opens at p; *closed set when
+ * it is empty (the byte after it returned). */
+HOT const uchar *first_member(decoder *d, const uchar *p, uchar close, int *closed) {
+  p = scan_ws(p + 1, d->end);
+  if (p < d->end && *p == close) {
+    *closed = 1;
+    return p + 1;
+  }
+  return p;
 }
 
 /* The place of the value under key token tok in the place parent. */
@@ -1052,191 +1069,173 @@ HOT unsigned place_of(unsigned parent, unsigned tok) {
   return (unsigned)(x >> 40) & (PLACES - 1);
 }
 
-/* A generic object in place pl. */
-static int parse_object(decoder *d, unsigned pl) {
+/* A generic object at p, in place pl. */
+static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl) {
   lua_State *L = d->L;
-  const uchar *p;
   place *here = &d->m->places[pl];
   key_set seen = KEY_SET_INIT;
   token prev = TOK_NONE;
-  int has_null = 0, count = 0, r;
-  if (!enter(d)) return 0;
+  int has_null = 0, count = 0, closed = 0;
+  if (!enter(d, p)) return NULL;
   lua_createtable(L, 0, size_guess(here->size));
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == '}') {
-    p++;
-  } else {
-    for (;;) {
-      token *slot = next_slot(d, -1, prev, &here->first);
-      token guess = slot ? *slot : TOK_NONE;
-      const uchar *kp = p;
-      int tok;
-      if (p >= d->end) return fail_eof(d);
-      if (*p != '"') return fail_unexpected(d, p);
-      tok = read_key(d, p, -1, guess);
-      if (tok < 0) return 0;
-      if (slot && tok != guess) *slot = (token)tok;
-      prev = (token)tok;
-      if (!check_unique(d, &seen, tok, kp)) return 0;
-      if (!read_colon(d, d->p)) return 0;
-      r = parse_value(d, place_of(pl, (unsigned)tok));
-      if (!r) return 0;
-      if (r == 2) {
-        if (null_member(d, &seen, tok, kp)) {
-          has_null = 1;
-          count++;
-        }
-      } else {
-        lua_rawset(L, -3);
+  p = first_member(d, p, '}', &closed);
+  while (!closed) {
+    const uchar *kp = p;
+    int tok;
+    p = member_key(d, p, -1, LCTX_PLACE(pl), prev, &tok);
+    if (!p) return NULL;
+    prev = (token)tok;
+    if (!check_unique(d, &seen, tok, kp)) return NULL;
+    if (*p == 'n') {
+      p = read_literal(d, p, "null", 4);
+      if (!p) return NULL;
+      if (null_member(d, &seen, tok, kp)) {
+        has_null = 1;
         count++;
       }
-      p = d->p;
-      r = next_member(d, &p, '}');
-      if (r == 2) break;
-      if (!r) return 0;
+    } else {
+      p = parse_value(d, p, place_of(pl, (unsigned)tok));
+      if (!p) return NULL;
+      lua_rawset(L, -3);
+      count++;
     }
+    p = next_member(d, p, '}', &closed);
+    if (!p) return NULL;
   }
-  d->p = p;
   if (has_null) sweep_nulls(L);
   size_learn(&d->m->places[pl].size, count);
   d->depth--;
-  return 1;
+  return p;
 }
 
-/* A generic array in place pl; its items are in place_of(pl, PLACE_ITEM). */
-static int parse_array(decoder *d, unsigned pl) {
+/* A generic array at p in place pl; its items are in place_of(pl, PLACE_ITEM). */
+static const uchar *parse_array(decoder *d, const uchar *p, unsigned pl) {
   lua_State *L = d->L;
-  const uchar *p;
   unsigned item = place_of(pl, PLACE_ITEM);
-  int i = 0, r;
-  if (!enter(d)) return 0;
+  int i = 0, closed = 0;
+  if (!enter(d, p)) return NULL;
   lua_createtable(L, size_guess(d->m->places[pl].size), 0);
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == ']') {
-    p++;
-  } else {
-    for (;;) {
-      d->p = p;
-      r = parse_value(d, item);
-      if (!r) return 0;
-      ++i;
-      if (r == 1) lua_rawseti(L, -2, i); /* null leaves a hole */
-      p = d->p;
-      r = next_member(d, &p, ']');
-      if (r == 2) break;
-      if (!r) return 0;
+  p = first_member(d, p, ']', &closed);
+  while (!closed) {
+    ++i;
+    if (p < d->end && *p == 'n') { /* null leaves a hole */
+      p = read_literal(d, p, "null", 4);
+      if (!p) return NULL;
+    } else {
+      p = parse_value(d, p, item);
+      if (!p) return NULL;
+      lua_rawseti(L, -2, i);
     }
+    p = next_member(d, p, ']', &closed);
+    if (!p) return NULL;
   }
-  d->p = p;
   size_learn(&d->m->places[pl].size, i);
   d->depth--;
-  return 1;
+  return p;
 }
 
-/* Pushes the value at d->p, in place pl; returns 1, or 2 for null (nothing
- * pushed), or 0. */
-static int parse_value(decoder *d, unsigned pl) {
+/* Pushes the value at p (nil for null), in place pl; returns the byte
+ * after it. */
+static const uchar *parse_value(decoder *d, const uchar *p, unsigned pl) {
   lua_State *L = d->L;
-  if (d->p >= d->end) return fail_eof(d);
-  switch (*d->p) {
-    case '"': return push_string(d, &d->m->places[pl].value);
-    case '{': return parse_object(d, pl);
-    case '[': return parse_array(d, pl);
+  if (p >= d->end) return fail_eof(d);
+  switch (*p) {
+    case '"': return push_string(d, p, &d->m->places[pl].value);
+    case '{': return parse_object(d, p, pl);
+    case '[': return parse_array(d, p, pl);
     case 't':
-      if (!read_literal(d, "true", 4)) return 0;
-      lua_pushboolean(L, 1);
-      return 1;
+      p = read_literal(d, p, "true", 4);
+      if (p) lua_pushboolean(L, 1);
+      return p;
     case 'f':
-      if (!read_literal(d, "false", 5)) return 0;
-      lua_pushboolean(L, 0);
-      return 1;
+      p = read_literal(d, p, "false", 5);
+      if (p) lua_pushboolean(L, 0);
+      return p;
     case 'n':
-      if (!read_literal(d, "null", 4)) return 0;
-      return 2;
+      p = read_literal(d, p, "null", 4);
+      if (p) lua_pushnil(L);
+      return p;
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
       number num;
-      if (!read_number(d, &num)) return 0;
-      push_number(L, &num);
-      return 1;
+      p = read_number(d, p, &num);
+      if (p) push_number(L, &num);
+      return p;
     }
-    default: return fail_unexpected(d, d->p);
+    default: return fail_unexpected(d, p);
   }
 }
 
 /* ---- schema-driven containers ------------------------------------------------- */
 
-static int parse_typed(decoder *d, int ti);
-static int parse_typed_array(decoder *d, int ti, int *size);
+static const uchar *parse_typed(decoder *d, const uchar *p, int ti);
+static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *size);
 
-/* A string map (variables, attrs, error_metadata) in the field of key-table
- * slot key; path slot = d->pn. */
-static int parse_map(decoder *d, int key) {
+/* Path slot `slot` := field f. */
+HOT void set_path(decoder *d, int slot, const nuon_field *f) {
+  d->path[slot].name = f->name;
+  d->path[slot].len = f->len;
+}
+
+/* A string map (variables, attrs, error_metadata) at p in the field of
+ * key-table slot key; path slot = d->pn. */
+static const uchar *parse_map(decoder *d, const uchar *p, int key) {
   lua_State *L = d->L;
-  const uchar *p;
   key_set seen = KEY_SET_INIT;
-  token *first = &d->m->last[key].first, prev = TOK_NONE;
-  int slot = d->pn, has_null = 0, count = 0, r;
-  if (!enter(d)) return 0;
+  token prev = TOK_NONE;
+  int slot = d->pn, has_null = 0, count = 0, closed = 0;
+  if (!enter(d, p)) return NULL;
   lua_createtable(L, 0, size_guess(d->m->last[key].size));
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == '}') {
-    p++;
-  } else {
-    for (;;) {
-      token *learn = next_slot(d, -1, prev, first);
-      token guess = learn ? *learn : TOK_NONE;
-      const uchar *kp = p;
-      int tok;
-      if (p >= d->end) return fail_eof(d);
-      if (*p != '"') return fail_unexpected(d, p);
-      tok = read_key(d, p, -1, guess);
-      if (tok < 0) return 0;
-      if (learn && tok != guess) *learn = (token)tok;
-      prev = (token)tok;
-      if (!check_unique(d, &seen, tok, kp)) return 0;
-      if (!read_colon(d, d->p)) return 0;
-      if (*d->p == 'n') {
-        if (!read_literal(d, "null", 4)) return 0;
-        if (null_member(d, &seen, tok, kp)) {
-          has_null = 1;
-          count++;
-        }
-      } else {
-        if (*d->p != '"') {
-          d->path[slot].name = lua_tolstring(L, -1, &d->path[slot].len);
-          return wrong_type(d, slot + 1, "string");
-        }
-        if (!push_string(d, &d->m->places[place_of((unsigned)key, (unsigned)tok)].value)) return 0;
-        lua_rawset(L, -3);
+  p = first_member(d, p, '}', &closed);
+  while (!closed) {
+    const uchar *kp = p;
+    int tok;
+    p = member_key(d, p, -1, LCTX_MAP(key), prev, &tok);
+    if (!p) return NULL;
+    prev = (token)tok;
+    if (!check_unique(d, &seen, tok, kp)) return NULL;
+    if (*p == 'n') {
+      p = read_literal(d, p, "null", 4);
+      if (!p) return NULL;
+      if (null_member(d, &seen, tok, kp)) {
+        has_null = 1;
         count++;
       }
-      p = d->p;
-      r = next_member(d, &p, '}');
-      if (r == 2) break;
-      if (!r) return 0;
+    } else {
+      if (*p != '"') {
+        d->path[slot].name = lua_tolstring(L, -1, &d->path[slot].len);
+        return wrong_type(d, p, slot + 1, "string");
+      }
+      p = push_string(d, p, &d->m->places[place_of((unsigned)key, (unsigned)tok)].value);
+      if (!p) return NULL;
+      lua_rawset(L, -3);
+      count++;
     }
+    p = next_member(d, p, '}', &closed);
+    if (!p) return NULL;
   }
-  d->p = p;
   if (has_null) sweep_nulls(L);
   size_learn(&d->m->last[key].size, count);
   d->depth--;
-  return 1;
+  return p;
 }
 
-/* The enum field of key-table slot key: the last value's bytes are cached
- * with its index in the enum (-1: not in it) in last[key].size. */
-static int parse_enum(decoder *d, const nuon_enum *e, int key, int slot) {
+/* The enum field f at p (key-table slot key, path slot slot): the last
+ * value's bytes are cached with its index in the enum (-1: not in it) in
+ * last[key].size. */
+static const uchar *parse_enum(decoder *d, const uchar *p, const nuon_field *f, int key, int slot) {
   lua_State *L = d->L;
-  const uchar *p = d->p;
+  const nuon_enum *e = &nuon_schema_enums[f->ref];
   int i = d->m->last[key].size;
+  const uchar *q;
   if (d->m->last[key].used && key_at(d, p, d->m->last[key].b, d->m->last[key].n)) {
-    d->p = p + d->m->last[key].n + 2;
+    q = p + d->m->last[key].n + 2;
     lua_rawgeti(L, d->mt, key);
   } else {
     const char *s;
     size_t n;
-    if (!read_string(d, &s, &n)) return 0;
+    q = read_string(d, p, &s, &n);
+    if (!q) return NULL;
     for (i = e->nvalues - 1; i >= 0; i--)
       if (e->values[i].len == n && same_bytes(e->values[i].s, s, n)) break;
     if (i >= 0) lua_pushvalue(L, d->kbase + e->key + i); /* interned: no hashing */
@@ -1249,55 +1248,66 @@ static int parse_enum(decoder *d, const nuon_enum *e, int key, int slot) {
       memo_set(d, key);
     }
   }
-  return i >= 0 ? 1 : bad_enum(d, slot + 1, e);
+  if (i >= 0) return q;
+  set_path(d, slot, f);
+  return bad_enum(d, slot + 1, e) ? q : NULL;
 }
 
-/* Pushes the (non-null) value at d->p of field f (key-table slot key); its
- * path entry is slot. */
-static int parse_field(decoder *d, const nuon_field *f, int key, int slot) {
+static const char *const kind_names[] = {"string", "integer", "boolean", "object",
+                                         "array",  "object",  "string"};
+
+/* Pushes the (non-null) value at p of field f (key-table slot key); its
+ * path entry is slot, set here for what may fail or warn below it. */
+HOT const uchar *parse_field(decoder *d, const uchar *p, const nuon_field *f, int key, int slot) {
   lua_State *L = d->L;
-  int c = *d->p;
   switch (f->kind) {
     case NUON_K_STRING:
-      if (c == '"') return push_string(d, &d->m->last[key].value);
-      return wrong_type(d, slot + 1, "string");
+      if (*p == '"') return push_string(d, p, &d->m->last[key].value);
+      break;
     case NUON_K_INTEGER:
-      if (c == '-' || IS_DIGIT(c)) {
+      if (*p == '-' || IS_DIGIT(*p)) {
         number num;
-        if (!read_number(d, &num)) return 0;
+        p = read_number(d, p, &num);
+        if (!p) return NULL;
         if (num.is_int) {
           nuon_pushint64(L, num.i);
-          return 1;
+          return p;
         }
         lua_pushnumber(L, (lua_Number)num.f);
+        set_path(d, slot, f);
         return fail_type(d, slot + 1, "integer", "number");
       }
-      return wrong_type(d, slot + 1, "integer");
+      break;
     case NUON_K_BOOLEAN:
-      if (c == 't') {
-        if (!read_literal(d, "true", 4)) return 0;
-        lua_pushboolean(L, 1);
-        return 1;
+      if (*p == 't') {
+        p = read_literal(d, p, "true", 4);
+        if (p) lua_pushboolean(L, 1);
+        return p;
       }
-      if (c == 'f') {
-        if (!read_literal(d, "false", 5)) return 0;
-        lua_pushboolean(L, 0);
-        return 1;
+      if (*p == 'f') {
+        p = read_literal(d, p, "false", 5);
+        if (p) lua_pushboolean(L, 0);
+        return p;
       }
-      return wrong_type(d, slot + 1, "boolean");
+      break;
     case NUON_K_OBJECT:
-      if (c == '{') return parse_typed(d, f->ref);
-      return wrong_type(d, slot + 1, "object");
+      if (*p != '{') break;
+      set_path(d, slot, f);
+      return parse_typed(d, p, f->ref);
     case NUON_K_ARRAY:
-      if (c == '[') return parse_typed_array(d, f->ref, &d->m->last[key].size);
-      return wrong_type(d, slot + 1, "array");
+      if (*p != '[') break;
+      set_path(d, slot, f);
+      return parse_typed_array(d, p, f->ref, &d->m->last[key].size);
     case NUON_K_MAP:
-      if (c == '{') return parse_map(d, key);
-      return wrong_type(d, slot + 1, "object");
+      if (*p != '{') break;
+      set_path(d, slot, f);
+      return parse_map(d, p, key);
     default: /* NUON_K_ENUM */
-      if (c == '"') return parse_enum(d, &nuon_schema_enums[f->ref], key, slot);
-      return wrong_type(d, slot + 1, "string");
+      if (*p == '"') return parse_enum(d, p, f, key, slot);
+      break;
   }
+  set_path(d, slot, f);
+  return wrong_type(d, p, slot + 1, kind_names[f->kind]);
 }
 
 /* run.runner_job = run.runner_jobs[1] (the run is at the top). */
@@ -1319,72 +1329,59 @@ static void bridge_runner_job(decoder *d) {
   lua_pop(L, 1);
 }
 
-/* An object of schema type ti at d->p; its fields' path slot is d->pn. */
-static int parse_typed(decoder *d, int ti) {
+/* An object of schema type ti at p; its fields' path slot is d->pn. */
+static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
   lua_State *L = d->L;
   const nuon_type *t = &nuon_schema_types[ti];
-  const uchar *p, *end = d->end;
   uint64_t seen = 0, nulls = 0;
   key_set seen_keys = KEY_SET_INIT;
   token prev = TOK_NONE;
-  int count = 0, has_null = 0, slot = d->pn, r;
-  if (!enter(d)) return 0;
+  int count = 0, has_null = 0, slot = d->pn, closed = 0;
+  if (!enter(d, p)) return NULL;
   d->pn = slot + 1;
   lua_createtable(L, 0, size_guess(d->m->hint[ti]));
-  p = skip_ws(d->p + 1, end);
-  if (p < end && *p == '}') {
-    p++;
-  } else {
-    for (;;) {
-      token *learn = next_slot(d, ti, prev, &d->m->next[ti][t->nfields]);
-      token guess = learn ? *learn : TOK_NONE;
-      const uchar *kp = p;
-      int tok;
-      if (p >= end) return fail_eof(d);
-      if (*p != '"') return fail_unexpected(d, p);
-      tok = read_key(d, p, ti, guess);
-      if (tok < 0) return 0;
-      if (learn && tok != guess) *learn = (token)tok;
-      prev = (token)tok;
-      if (tok < TOK_KEY) { /* a schema field */
-        const nuon_field *f = &t->fields[tok];
-        uint64_t bit = (uint64_t)1 << tok;
-        if (seen & bit) return fail_duplicate(d, kp, f->name, f->len);
-        seen |= bit;
-        if (!read_colon(d, d->p)) return 0;
-        if (*d->p == 'n') {
-          if (!read_literal(d, "null", 4)) return 0;
-          nulls |= bit;
-        } else {
-          d->path[slot].name = f->name;
-          d->path[slot].len = f->len;
-          lua_pushvalue(L, d->kbase + t->key + tok);
-          if (!parse_field(d, f, t->key + tok, slot)) return 0;
-          lua_rawset(L, -3);
-          count++;
-        }
-      } else { /* kept as decoded */
-        if (!check_unique(d, &seen_keys, tok, kp)) return 0;
-        if (!read_colon(d, d->p)) return 0;
-        r = parse_value(d, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)tok));
-        if (!r) return 0;
-        if (r == 2) { /* a null mark counts too: it is there until the sweep */
-          if (null_member(d, &seen_keys, tok, kp)) {
-            has_null = 1;
-            count++;
-          }
-        } else {
-          lua_rawset(L, -3);
-          count++;
-        }
+  p = first_member(d, p, '}', &closed);
+  while (!closed) {
+    const uchar *kp = p;
+    int tok;
+    p = member_key(d, p, ti, (unsigned)ti, prev, &tok);
+    if (!p) return NULL;
+    prev = (token)tok;
+    if (tok < KEY_BASE) { /* a schema field */
+      const nuon_field *f = &t->fields[tok - t->key];
+      uint64_t bit = (uint64_t)1 << (tok - t->key);
+      if (seen & bit) return fail_duplicate(d, kp, f->name, f->len);
+      seen |= bit;
+      if (*p == 'n') {
+        p = read_literal(d, p, "null", 4);
+        if (!p) return NULL;
+        nulls |= bit;
+      } else {
+        lua_pushvalue(L, d->kbase + tok);
+        p = parse_field(d, p, f, tok, slot);
+        if (!p) return NULL;
+        lua_rawset(L, -3);
+        count++;
       }
-      p = d->p;
-      r = next_member(d, &p, '}');
-      if (r == 2) break;
-      if (!r) return 0;
+    } else { /* kept as decoded */
+      if (!check_unique(d, &seen_keys, tok, kp)) return NULL;
+      if (*p == 'n') {
+        p = read_literal(d, p, "null", 4);
+        if (!p) return NULL;
+        if (null_member(d, &seen_keys, tok, kp)) { /* a null mark counts: it is there until the sweep */
+          has_null = 1;
+          count++;
+        }
+      } else {
+        p = parse_value(d, p, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)tok));
+        if (!p) return NULL;
+        lua_rawset(L, -3);
+        count++;
+      }
     }
+    p = next_member(d, p, '}', &closed);
+    if (!p) return NULL;
   }
-  d->p = p;
   if (has_null) sweep_nulls(L);
   if (ti == NUON_T_RUN) {
     uint64_t stored = seen & ~nulls;
@@ -1399,40 +1396,32 @@ static int parse_typed(decoder *d, int ti) {
   size_learn(&d->m->hint[ti], count);
   d->pn = slot;
   d->depth--;
-  return 1;
+  return p;
 }
 
-/* An array of objects of schema type ti at d->p; its path slot is d->pn.
+/* An array of objects of schema type ti at p; its path slot is d->pn.
  * *size: a guess of its length (see size_guess), updated. */
-static int parse_typed_array(decoder *d, int ti, int *size) {
+static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *size) {
   lua_State *L = d->L;
-  const uchar *p;
-  int slot = d->pn, i = 0, r;
-  if (!enter(d)) return 0;
+  int slot = d->pn, i = 0, closed = 0;
+  if (!enter(d, p)) return NULL;
   d->pn = slot + 1;
   lua_createtable(L, size_guess(*size), 0);
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == ']') {
-    p++;
-  } else {
-    for (;;) {
-      d->path[slot].name = NULL;
-      d->path[slot].index = ++i;
-      d->p = p;
-      if (p >= d->end || *p != '{') return wrong_type(d, slot + 1, "object");
-      if (!parse_typed(d, ti)) return 0;
-      lua_rawseti(L, -2, i);
-      p = d->p;
-      r = next_member(d, &p, ']');
-      if (r == 2) break;
-      if (!r) return 0;
-    }
+  p = first_member(d, p, ']', &closed);
+  while (!closed) {
+    d->path[slot].name = NULL;
+    d->path[slot].index = ++i;
+    if (p >= d->end || *p != '{') return wrong_type(d, p, slot + 1, "object");
+    p = parse_typed(d, p, ti);
+    if (!p) return NULL;
+    lua_rawseti(L, -2, i);
+    p = next_member(d, p, ']', &closed);
+    if (!p) return NULL;
   }
-  d->p = p;
   size_learn(size, i);
   d->pn = slot;
   d->depth--;
-  return 1;
+  return p;
 }
 
 /* ---- entry points ------------------------------------------------------------- */
@@ -1481,19 +1470,23 @@ static memo *push_memo(lua_State *L) {
                                         one never allocates */
   m = (memo *)nuon_newuserdata(L, sizeof(memo));
   memset(m, 0, sizeof *m);
-  for (i = 0; i < PLACES; i++) {
-    m->places[i].first = TOK_NONE;
-    m->places[i].value.last = -1;
-  }
-  for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) {
-    m->last[i].value.last = -1;
-    m->last[i].first = TOK_NONE;
-  }
+  for (i = 0; i < PLACES; i++) m->places[i].value.last = -1;
+  for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) m->last[i].value.last = -1;
+  /* each type's fields, guessed in schema order until the server's is learned */
   for (t = 0; t < NUON_NTYPES; t++) {
-    int nf = nuon_schema_types[t].nfields;
-    m->hint[t] = nf << 4;
-    for (i = 0; i < nf; i++) m->next[t][i] = (token)(i + 1 < nf ? i + 1 : TOK_NONE);
-    m->next[t][nf] = 0;
+    const nuon_type *ty = &nuon_schema_types[t];
+    m->hint[t] = ty->nfields << 4;
+    *succ_slot(m, (unsigned)t, TOK_NONE) = (token)ty->key;
+    for (i = 0; i < ty->nfields; i++) {
+      const nuon_field *f = &ty->fields[i];
+      key_desc *k = &m->keys[ty->key + i];
+      if ((size_t)f->len + 3 <= sizeof k->pat) { /* else found by find_field */
+        memcpy(k->pat, f->pat, (size_t)f->len + 3);
+        k->m = (uchar)(f->len + 3);
+        k->valid_in = (unsigned short)(1u << t);
+      }
+      if (i + 1 < ty->nfields) m->succ_field[ty->key + i] = (token)(ty->key + i + 1);
+    }
   }
   lua_rawseti(L, -2, MEMO_UDATA);
   lua_pushvalue(L, -1);
@@ -1510,7 +1503,6 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
   d->L = L;
   d->start = (const uchar *)(buf ? buf : "");
   d->end = d->start + (buf ? len : 0);
-  d->p = d->start;
   d->depth = 0;
   d->max_depth = max_depth <= 0 ? NUON_DEFAULT_MAX_DEPTH
                  : max_depth > NUON_HARD_MAX_DEPTH ? NUON_HARD_MAX_DEPTH
@@ -1544,33 +1536,34 @@ static int decoder_finish(decoder *d, int base, int ok) {
   return ok;
 }
 
-/* Skips the whitespace after the top-level value; anything else is an error. */
-static int check_trailing(decoder *d) {
-  const uchar *p = skip_ws(d->p, d->end);
-  if (p < d->end) return fail_unexpected(d, p);
+/* Only whitespace may follow the top-level value, which ends at p. */
+static int check_trailing(decoder *d, const uchar *p) {
+  p = scan_ws(p, d->end);
+  if (p < d->end) {
+    fail_unexpected(d, p);
+    return 0;
+  }
   return 1;
 }
 
-/* The first byte of the top-level value (at d->p). */
-static int start_document(decoder *d) {
+/* The first byte of the top-level value. */
+static const uchar *start_document(decoder *d) {
   const uchar *p;
   if (d->end - d->start >= 3 && memcmp(d->start, "\xEF\xBB\xBF", 3) == 0)
     return fail_at(d, d->start, "UTF-8 byte order mark is not allowed");
-  p = skip_ws(d->start, d->end);
+  p = scan_ws(d->start, d->end);
   if (p >= d->end) return fail_eof(d);
-  d->p = p;
-  return 1;
+  return p;
 }
 
 static int decode_runs(decoder *d) {
-  if (!start_document(d)) return 0;
-  if (*d->p != '[') return wrong_type(d, 0, "array");
-  {
-    /* the runs: about one per 2 KB, and the array only grows by doubling */
-    int size = (int)((d->end - d->p) / 2048) << 4;
-    if (!parse_typed_array(d, NUON_T_RUN, &size)) return 0;
-  }
-  if (!check_trailing(d)) return 0;
+  const uchar *p = start_document(d);
+  /* the runs: about one per 2 KB, and the array only grows by doubling */
+  int size = (int)((d->end - d->start) / 2048) << 4;
+  if (!p) return 0;
+  if (*p != '[') return wrong_type(d, p, 0, "array") != NULL;
+  p = parse_typed_array(d, p, NUON_T_RUN, &size);
+  if (!p || !check_trailing(d, p)) return 0;
   lua_pushliteral(d->L, "warnings");
   lua_pushvalue(d->L, d->warnings);
   lua_rawset(d->L, -3);
@@ -1585,12 +1578,9 @@ int nuon_decode_runs(lua_State *L, const char *buf, size_t len, const nuon_decod
 }
 
 static int decode_json(decoder *d) {
-  int r;
-  if (!start_document(d)) return 0;
-  r = parse_value(d, 0);
-  if (!r) return 0;
-  if (r == 2) lua_pushnil(d->L);
-  return check_trailing(d);
+  const uchar *p = start_document(d);
+  if (p) p = parse_value(d, p, 0);
+  return p && check_trailing(d, p);
 }
 
 int nuon_decode_json(lua_State *L, const char *buf, size_t len, int max_depth) {

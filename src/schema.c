@@ -210,7 +210,7 @@
 
 /* ---- expansion ------------------------------------------------------------ */
 
-#define FIELD_ENTRY(name, kind_ref) {#name, sizeof #name - 1, kind_ref},
+#define FIELD_ENTRY(name, kind_ref) {#name, "\"" #name "\":", sizeof #name - 1, kind_ref},
 #define FIELD_COUNT(name, kind_ref) +1
 #define VALUE_ENTRY(s) {s, sizeof s - 1},
 #define VALUE_COUNT(s) +1

@@ -59,6 +59,7 @@ enum nuon_enum_id {
 
 typedef struct nuon_field {
   const char *name;
+  const char *pat;    /* the member as compact JSON writes it: "name": (len + 3 bytes) */
   unsigned char len;  /* strlen(name) */
   unsigned char kind; /* enum nuon_kind */
   unsigned char ref;  /* type id (OBJECT, ARRAY) or enum id (ENUM) */
