@@ -135,7 +135,9 @@ typedef struct place {
 
 typedef struct key_desc {
   char pat[PAT_BYTES];
+  const nuon_field *f;     /* a field's schema entry (NULL for cached keys) */
   uchar m;                 /* pattern length (the key's + 3); 0: an unused entry */
+  uchar fi;                /* a field's index in its type */
   uchar evict;             /* cache buckets' first entry: the entry to replace next */
   unsigned short valid_in; /* where it may be guessed: bit t, in objects of
                               schema type t (a field of t, or a cached key
@@ -1332,7 +1334,6 @@ static void bridge_runner_job(decoder *d) {
 /* An object of schema type ti at p; its fields' path slot is d->pn. */
 static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
   lua_State *L = d->L;
-  const nuon_type *t = &nuon_schema_types[ti];
   uint64_t seen = 0, nulls = 0;
   key_set seen_keys = KEY_SET_INIT;
   token prev = TOK_NONE;
@@ -1348,8 +1349,9 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
     if (!p) return NULL;
     prev = (token)tok;
     if (tok < KEY_BASE) { /* a schema field */
-      const nuon_field *f = &t->fields[tok - t->key];
-      uint64_t bit = (uint64_t)1 << (tok - t->key);
+      const key_desc *k = &d->m->keys[tok];
+      const nuon_field *f = k->f;
+      uint64_t bit = (uint64_t)1 << k->fi;
       if (seen & bit) return fail_duplicate(d, kp, f->name, f->len);
       seen |= bit;
       if (*p == 'n') {
@@ -1480,6 +1482,8 @@ static memo *push_memo(lua_State *L) {
     for (i = 0; i < ty->nfields; i++) {
       const nuon_field *f = &ty->fields[i];
       key_desc *k = &m->keys[ty->key + i];
+      k->f = f;
+      k->fi = (uchar)i;
       if ((size_t)f->len + 3 <= sizeof k->pat) { /* else found by find_field */
         memcpy(k->pat, f->pat, (size_t)f->len + 3);
         k->m = (uchar)(f->len + 3);

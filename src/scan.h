@@ -7,8 +7,9 @@
  *
  * Wide paths: SSE2 where the compiler targets it (every x86-64), else 8
  * bytes at a time in a 64-bit word on little-endian GNU-compatible
- * compilers, else a byte at a time.  All three give the same answers (the
- * decode specs run on whichever this machine builds).
+ * compilers, else a byte at a time (-DNUON_NO_SSE2, -DNUON_NO_SWAR turn
+ * them off).  All three give the same answers: spec/c/scan_test.c checks
+ * each against plain byte loops.
  */
 #ifndef NUON_SCAN_H
 #define NUON_SCAN_H
@@ -23,7 +24,8 @@
 #define NUON_HOT static
 #endif
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    !defined(NUON_NO_SWAR)
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define NUON_SWAR 1
 #endif
