@@ -725,6 +725,46 @@ describe("limits and duplicate keys", function()
     assert_syntax(decode_error('[{"zz":null,"id":"x","zz":2}]'), 22, 'duplicate key "zz"')
   end)
 
+  -- Keys that share a bucket of the decoder's key cache (key_hash in
+  -- src/decode.c for keys under 8 bytes: ((bytes ^ length) * K) >> 40 & 255,
+  -- in 64-bit integers: Lua 5.4's, or LuaJIT's FFI ones; each VM's syntax is
+  -- compiled only on it): a nested object's keys evict a key of the outer
+  -- object, which then comes again.
+  local key_bucket = assert(load(math.type and [[
+    local k = ...
+    local a = string.unpack("<I8", k .. ("\0"):rep(8 - #k))
+    return ((a ~ #k) * -4417276706812531889) >> 40 & 255
+  ]] or [[
+    local k, bit = ..., require "bit"
+    local a = 0ULL
+    for i = #k, 1, -1 do a = a * 256 + k:byte(i) end
+    return tonumber(bit.band(bit.rshift(bit.bxor(a, #k) * 0xC2B2AE3D27D4EB4FULL, 40), 255))
+  ]]))
+  local function same_bucket(k, count)
+    local found = {}
+    for i = 0, 100000 do
+      local c = "c" .. i
+      if key_bucket(c) == key_bucket(k) then found[#found + 1] = c end
+      if #found == count then return found end
+    end
+    error("no keys in the bucket of " .. k)
+  end
+  it("rejects a duplicate whose cache entry a nested object replaced in between", function()
+    local c = same_bucket("k1", 3)
+    for _, nested in ipairs {
+      ('{"%s":1,"%s":2}'):format(c[1], c[2]),
+      ('{"%s":1,"%s":2,"%s":3}'):format(c[1], c[2], c[3]),
+      ('{"%s":{"%s":2}}'):format(c[1], c[2]),
+    } do
+      local text = '{"k1":1,"n":' .. nested .. ',"k1":2}'
+      assert_syntax(json_error(text), text:match('.*()"k1"'), 'duplicate key "k1"')
+      text = '[{"zz":{"k1":1,"n":' .. nested .. ',"k1":2}}]'
+      assert_syntax(decode_error(text), text:match('.*()"k1"'), 'duplicate key "k1"')
+      text = '[{"log_stream":{"attrs":{"k1":"a","' .. c[1] .. '":"b","' .. c[2] .. '":"c","k1":"d"}}}]'
+      assert_syntax(decode_error(text), text:match('.*()"k1"'), 'duplicate key "k1"')
+    end
+  end)
+
   it("rejects a duplicate key in a string map", function()
     assert_syntax(decode_error('[{"log_stream":{"attrs":{"k":"a","k":"b"}}}]'), 34, 'duplicate key "k"')
     assert_syntax(decode_error('[{"log_stream":{"attrs":{"k":null,"k":"b"}}}]'), 35, 'duplicate key "k"')

@@ -175,7 +175,7 @@ typedef struct str_entry {
 
 /*
  * The keys of one object, for finding duplicates.  A 256-bit filter of their
- * key-cache entries: a cached key whose bit is clear cannot be a duplicate,
+ * key-cache buckets: a cached key whose bit is clear cannot be a duplicate,
  * so the table is only looked in otherwise (and always once a key with
  * escapes was seen, which has no entry).  Keys whose value was null are not
  * in the table: the first few are listed here (their bytes in the input),
@@ -779,9 +779,10 @@ HOT const uchar *push_string(decoder *d, const uchar *p, str_stat *st) {
   }
   q = read_string(d, p, &s, &n);
   if (!q) return NULL;
-  /* Entries hold the raw bytes between the quotes, escapes and all: equal
-   * raw bytes decode to equal strings.  (Raw bytes never end in an odd run
-   * of backslashes, so the quote key_at finds after them is the real end.) */
+  /* Entries hold the raw bytes between the quotes, escapes and all, and the
+   * closing quote: equal raw bytes decode to equal strings.  (Raw bytes
+   * never end in an odd run of backslashes, so the quote compared after
+   * them is the real end.) */
   raw = (size_t)(q - p) - 2;
   if (raw > STR_INLINE) { /* long */
     lua_pushlstring(L, s, n);
@@ -995,7 +996,9 @@ HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
   const char *k;
   int i;
   if (tok < TOK_RAW) {
-    unsigned h = ((unsigned)tok - KEY_BASE) & 255;
+    /* by bucket, not entry: a key evicted (by a nested object's) and read
+     * again may come back in the bucket's other entry */
+    unsigned h = (((unsigned)tok - KEY_BASE) >> 1) & 255;
     uint64_t bit = (uint64_t)1 << (h & 63);
     if (!(seen->w[h >> 6] & bit)) {
       seen->w[h >> 6] |= bit;
@@ -1071,20 +1074,26 @@ HOT unsigned place_of(unsigned parent, unsigned tok) {
   return (unsigned)(x >> 40) & (PLACES - 1);
 }
 
-/* A generic object at p, in place pl. */
-static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl) {
+/*
+ * An object outside the schema at p, in place pl: its members kept as
+ * decoded.  Or, map_key >= 0, the string map (variables, attrs,
+ * error_metadata) in the field of key-table slot map_key, whose values must
+ * be strings (path slot = d->pn).
+ */
+static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl, int map_key) {
   lua_State *L = d->L;
-  place *here = &d->m->places[pl];
   key_set seen = KEY_SET_INIT;
+  unsigned lctx = map_key < 0 ? LCTX_PLACE(pl) : LCTX_MAP(map_key);
+  int *size = map_key < 0 ? &d->m->places[pl].size : &d->m->last[map_key].size;
   token prev = TOK_NONE;
   int has_null = 0, count = 0, closed = 0;
   if (!enter(d, p)) return NULL;
-  lua_createtable(L, 0, size_guess(here->size));
+  lua_createtable(L, 0, size_guess(*size));
   p = first_member(d, p, '}', &closed);
   while (!closed) {
     const uchar *kp = p;
     int tok;
-    p = member_key(d, p, -1, LCTX_PLACE(pl), prev, &tok);
+    p = member_key(d, p, -1, lctx, prev, &tok);
     if (!p) return NULL;
     prev = (token)tok;
     if (!check_unique(d, &seen, tok, kp)) return NULL;
@@ -1095,17 +1104,26 @@ static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl) {
         has_null = 1;
         count++;
       }
-    } else {
-      p = parse_value(d, p, place_of(pl, (unsigned)tok));
+      p = next_member(d, p, '}', &closed);
       if (!p) return NULL;
-      lua_rawset(L, -3);
-      count++;
+      continue;
     }
+    if (map_key < 0) {
+      p = parse_value(d, p, place_of(pl, (unsigned)tok));
+    } else if (*p == '"') {
+      p = push_string(d, p, &d->m->places[place_of((unsigned)map_key, (unsigned)tok)].value);
+    } else {
+      d->path[d->pn].name = lua_tolstring(L, -1, &d->path[d->pn].len);
+      return wrong_type(d, p, d->pn + 1, "string");
+    }
+    if (!p) return NULL;
+    lua_rawset(L, -3);
+    count++;
     p = next_member(d, p, '}', &closed);
     if (!p) return NULL;
   }
   if (has_null) sweep_nulls(L);
-  size_learn(&d->m->places[pl].size, count);
+  size_learn(size, count);
   d->depth--;
   return p;
 }
@@ -1143,7 +1161,7 @@ static const uchar *parse_value(decoder *d, const uchar *p, unsigned pl) {
   if (p >= d->end) return fail_eof(d);
   switch (*p) {
     case '"': return push_string(d, p, &d->m->places[pl].value);
-    case '{': return parse_object(d, p, pl);
+    case '{': return parse_object(d, p, pl, -1);
     case '[': return parse_array(d, p, pl);
     case 't':
       p = read_literal(d, p, "true", 4);
@@ -1177,49 +1195,6 @@ static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *s
 HOT void set_path(decoder *d, int slot, const nuon_field *f) {
   d->path[slot].name = f->name;
   d->path[slot].len = f->len;
-}
-
-/* A string map (variables, attrs, error_metadata) at p in the field of
- * key-table slot key; path slot = d->pn. */
-static const uchar *parse_map(decoder *d, const uchar *p, int key) {
-  lua_State *L = d->L;
-  key_set seen = KEY_SET_INIT;
-  token prev = TOK_NONE;
-  int slot = d->pn, has_null = 0, count = 0, closed = 0;
-  if (!enter(d, p)) return NULL;
-  lua_createtable(L, 0, size_guess(d->m->last[key].size));
-  p = first_member(d, p, '}', &closed);
-  while (!closed) {
-    const uchar *kp = p;
-    int tok;
-    p = member_key(d, p, -1, LCTX_MAP(key), prev, &tok);
-    if (!p) return NULL;
-    prev = (token)tok;
-    if (!check_unique(d, &seen, tok, kp)) return NULL;
-    if (*p == 'n') {
-      p = read_literal(d, p, "null", 4);
-      if (!p) return NULL;
-      if (null_member(d, &seen, tok, kp)) {
-        has_null = 1;
-        count++;
-      }
-    } else {
-      if (*p != '"') {
-        d->path[slot].name = lua_tolstring(L, -1, &d->path[slot].len);
-        return wrong_type(d, p, slot + 1, "string");
-      }
-      p = push_string(d, p, &d->m->places[place_of((unsigned)key, (unsigned)tok)].value);
-      if (!p) return NULL;
-      lua_rawset(L, -3);
-      count++;
-    }
-    p = next_member(d, p, '}', &closed);
-    if (!p) return NULL;
-  }
-  if (has_null) sweep_nulls(L);
-  size_learn(&d->m->last[key].size, count);
-  d->depth--;
-  return p;
 }
 
 /* The enum field f at p (key-table slot key, path slot slot): the last
@@ -1303,7 +1278,7 @@ HOT const uchar *parse_field(decoder *d, const uchar *p, const nuon_field *f, in
     case NUON_K_MAP:
       if (*p != '{') break;
       set_path(d, slot, f);
-      return parse_map(d, p, key);
+      return parse_object(d, p, 0, key);
     default: /* NUON_K_ENUM */
       if (*p == '"') return parse_enum(d, p, f, key, slot);
       break;
