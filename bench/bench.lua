@@ -32,7 +32,7 @@ local C = smoke and {
   wide_count = 8, wide_latency = 40, wide_conc = 4,
 } or {
   big = 10000, page = 25, scale = { 10, 100, 1000, 10000 },
-  min_time = 0.2, samples = 3, passes = 3,
+  min_time = 0.2, samples = 3, passes = 5,
   req_n = 400, req_passes = 5, curl_n = 40,
   many_count = 100, many_latency = 50, many_rounds = 2, conc = { 1, 4, 16, 64 },
   wide_count = 40, wide_latency = 200, wide_conc = 8, -- issue 4: "about 1 s, not 8 s"
