@@ -1,5 +1,5 @@
 -- spec/server/generator.lua: deterministic sandbox-run JSON in the exact shape
--- Nuon's Go server writes (seed-era "legacy", today's "current", and "mixed").
+-- Nuon's Go server writes ("seed", seed-era "legacy", "current", "mixed", "today").
 local cjson = require "cjson"
 local gen = require "server.generator"
 
@@ -152,7 +152,7 @@ end
 
 describe("generator.runs", function()
   it("is deterministic for the same install and options", function()
-    for _, flavor in ipairs{ "legacy", "current", "mixed" } do
+    for _, flavor in ipairs{ "seed", "legacy", "current", "mixed", "today" } do
       local a = gen.body(ID, { count = 60, flavor = flavor, seed = 3 })
       assert.equal(a, gen.body(ID, { count = 60, flavor = flavor, seed = 3 }))
       assert.are_not.equal(a, gen.body(ID, { count = 60, flavor = flavor, seed = 4 }))
@@ -248,7 +248,7 @@ describe("generator.runs", function()
   end)
 
   it("parses and matches the seed schema's types in every flavor", function()
-    for _, flavor in ipairs{ "legacy", "current", "mixed" } do
+    for _, flavor in ipairs{ "seed", "legacy", "current", "mixed", "today" } do
       local errs = {}
       validate(cjson.decode(gen.body(ID, { count = 400, flavor = flavor })), load_schema(), "", errs)
       assert.same({}, errs, flavor)
@@ -356,6 +356,8 @@ describe("the current flavor", function()
         if run.created_at < "2025-06-13" then
           assert.is_true(job.operation == "apply" or job.operation == "destroy" or job.operation == "plan-only")
         end
+        -- the enum has it, but no code path of the server creates one
+        assert.are_not.equal("sandbox-terraform-plan", job.type)
       end
       if run.status_v2 then
         seen.status_v2 = true
@@ -370,7 +372,7 @@ describe("the current flavor", function()
       seen[run.status] = true
     end
     for _, want in ipairs{ "create-apply-plan", "create-teardown-plan", "apply-plan", "apply", "destroy",
-      "sandbox-terraform-plan", "sandbox-terraform", "status_v2", "created_by", "workflow",
+      "sandbox-terraform", "status_v2", "created_by", "workflow",
       "install_sandbox_id", "big", "null_refs", "empty_refs", "cancelled", "auto-skipped", "error" } do
       assert.is_true(seen[want], want)
     end
@@ -390,6 +392,104 @@ describe("the current flavor", function()
       end
     end
     assert.is_true(bridged > with_jobs * 0.35 and bridged < with_jobs * 0.65, bridged .. "/" .. with_jobs)
+  end)
+end)
+
+describe("the today flavor", function()
+  local texts = gen.runs(ID, { count = 400, flavor = "today", seed = 7 })
+  local runs = cjson.decode("[" .. table.concat(texts, ",") .. "]")
+  -- app.Status (status_v2.status), NOTES.md (c), nuon-python's included
+  local COMPOSITE = {}
+  for s in ("error pending in-progress checking-plan success not-attempted cancelled retrying discarded "
+    .. "user-skipped auto-skipped planning applying queued generating awaiting-user-run provisioning "
+    .. "active outdated expired approved drifted no-drift approval-expired approval-denied "
+    .. "approval-retry building deleting noop approval-awaiting warning"):gmatch("%S+") do
+    COMPOSITE[s] = true
+  end
+
+  it("gives each run of the plan/apply era its apply job and its plan job, newest first", function()
+    local new, old = 0, 0
+    for _, run in ipairs(runs) do
+      local jobs = run.runner_jobs
+      if run.created_at >= "2025-06-13" then
+        new = new + 1
+        assert.equal(2, #jobs, run.id)
+        assert.same({ "sandbox-terraform", "apply-plan" }, { jobs[1].type, jobs[1].operation })
+        assert.equal("sandbox-terraform", jobs[2].type)
+        assert.equal(run.run_type == "deprovision" and "create-teardown-plan" or "create-apply-plan",
+          jobs[2].operation)
+        assert.is_true(jobs[1].created_at > jobs[2].created_at)
+        assert.is_table(run.status_v2)
+        assert.equal(run.status_v2.status, run.status)
+        assert.is_true(COMPOSITE[run.status], run.status)
+      else
+        old = old + 1
+        assert.equal(1, #jobs, run.id)
+        assert.is_true(jobs[1].operation == "apply" or jobs[1].operation == "destroy"
+          or jobs[1].operation == "plan-only", jobs[1].operation)
+        assert.is_nil(run.status_v2)
+      end
+      for _, job in ipairs(jobs) do assert.is_nil(job.executions) end
+    end
+    -- one run in five from before the split
+    assert.is_true(old > 0.12 * #runs and old < 0.28 * #runs, old .. " of " .. #runs)
+    assert.is_true(new > 0)
+  end)
+
+  it("omits zero values, sends references null and Refs with capitalised keys", function()
+    -- (the Refs items have no json tags, hence no omitzero: "Input":"" stays)
+    local body = table.concat(texts):gsub('"Input":""', "")
+    assert.is_nil(body:find(':""', 1, true))
+    assert.is_nil(body:find('"runner_job":', 1, true))
+    local refs = 0
+    for i, run in ipairs(runs) do
+      local cfg = run.app_sandbox_config
+      assert.equal(cjson.null, cfg.references)
+      assert.is_table(cfg.Refs)
+      assert.is_nil(cfg.refs)
+      if #cfg.Refs > 0 then
+        refs = refs + 1
+        -- a Go struct without json tags: its field names, in its order
+        assert.same({ "Type", "Name", "Value", "Input" }, keys_of(texts[i]:match('"Refs":%[(%b{})')))
+      end
+    end
+    assert.is_true(refs > 0)
+  end)
+
+  it("sends the apply job's outputs_json in base64 and today's statuses", function()
+    local seen, b64 = {}, 0
+    for _, run in ipairs(runs) do
+      seen[run.status] = true
+      for _, job in ipairs(run.runner_jobs) do
+        if job.outputs_json then
+          b64 = b64 + 1
+          assert.matches("^[A-Za-z0-9+/]+=*$", job.outputs_json)
+        end
+      end
+    end
+    assert.is_true(b64 > 0)
+    for _, want in ipairs{ "drifted", "success", "active", "error", "no-drift" } do
+      assert.is_true(seen[want], want)
+    end
+  end)
+end)
+
+describe("the seed flavor", function()
+  it("is the legacy wire without the keys the 2024 page never documented", function()
+    local texts = gen.runs(ID, { count = 200, flavor = "seed" })
+    local want = {}
+    for _, k in ipairs(LEGACY_KEYS) do
+      if k ~= "org_id" then want[#want + 1] = k end
+    end
+    for _, text in ipairs(texts) do
+      assert.same(want, keys_of(text))
+      local run = cjson.decode(text)
+      local cfg = run.app_sandbox_config
+      local vcs = cfg.public_git_vcs_config or cfg.connected_github_vcs_config
+      if vcs then assert.is_nil(vcs.org_id) end
+      assert.is_string(cfg.org_id) -- documented
+      assert.is_true(run.created_at < "2024-12-19", run.created_at)
+    end
   end)
 end)
 

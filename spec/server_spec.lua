@@ -235,6 +235,71 @@ describe("install ids", function()
   end)
 end)
 
+describe("one run", function()
+  local function run_path(install_id, run_id)
+    return "/v1/installs/" .. ts.escape_segment(install_id) .. "/sandbox-runs/" .. ts.escape_segment(run_id)
+  end
+
+  it("serves a run by its id alone, without created_by, on both routes", function()
+    local want = expected(DEMO2)[37]
+    local id = cjson.decode(want).id
+    -- want's created_by, cut out as the single-run query does not preload it
+    local cut = want:gsub(',"created_by":%b{}', "", 1)
+    for _, path in ipairs{ run_path(DEMO2.id, id), run_path("inlsomeotherinstall0000001", id),
+      "/v1/installs/sandbox-runs/" .. id } do
+      local res = assert(ts.get(path))
+      assert.equal(200, res.status, path)
+      assert.equal(JSON, res.headers["content-type"])
+      assert.equal(cut, res.body, path)
+      assert.is_nil(res.headers["x-nuon-page-next"])
+    end
+    assert.truthy(want:find('"created_by":{', 1, true))
+  end)
+
+  it("finds a run in a body set with /runs", function()
+    ts.set_body("inlhandmade000000000000002", '[ {"id":"sbrA","status":"queued"} , {"x":[1,"]"],"id":"sbrB"}]')
+    assert.equal('{"x":[1,"]"],"id":"sbrB"}', assert(ts.get(run_path("inlhandmade000000000000002", "sbrB"))).body)
+    assert.equal('{"id":"sbrA","status":"queued"}', assert(ts.get("/v1/installs/sandbox-runs/sbrA")).body)
+  end)
+
+  it("answers 404 with the JSON error body for an unknown run", function()
+    for _, path in ipairs{ run_path(DEMO1.id, "sbrnosuchrun00000000000001"), "/v1/installs/sandbox-runs/nope" } do
+      local res = assert(ts.get(path))
+      assert.equal(404, res.status)
+      assert.equal(JSON, res.headers["content-type"])
+      assert.equal('{"error":"unable to get install sandbox run: record not found","user_error":true,'
+        .. '"description":"record not found"}', res.body)
+    end
+  end)
+
+  it("checks the token and the org first", function()
+    local res = assert(ts.request("GET", "/v1/installs/sandbox-runs/x", { ["X-Nuon-Org-ID"] = ts.org_id }))
+    assert.equal(401, res.status)
+  end)
+
+  it("logs the route, the run id and the install id", function()
+    ts.clear_requests()
+    ts.get(run_path(DEMO1.id, "sbrX"))
+    ts.get("/v1/installs/sandbox-runs/sbrY")
+    ts.get(runs_path(DEMO1.id))
+    local log = ts.requests()
+    assert.same({ "run", "sbrX", DEMO1.id }, { log[1].route, log[1].run_id, log[1].install_id })
+    assert.same({ "run_alias", "sbrY" }, { log[2].route, log[2].run_id })
+    assert.is_nil(log[2].install_id)
+    assert.same({ "runs", DEMO1.id }, { log[3].route, log[3].install_id })
+    assert.is_nil(log[3].run_id)
+  end)
+end)
+
+describe("X-Nuon-API-Version", function()
+  it("is on every response of the API, errors and gin's 404 included", function()
+    for _, res in ipairs{ get(DEMO1.id), assert(ts.get("/v1/installs/sandbox-runs/nope")),
+      assert(ts.request("GET", runs_path(DEMO1.id), {})), assert(ts.get("/nowhere")) } do
+      assert.equal(generator.API_VERSION, res.headers["x-nuon-api-version"])
+    end
+  end)
+end)
+
 describe("the wire", function()
   it("serves exactly the generator's runs", function()
     local res = get(DEMO3.id, "limit=100&offset=100")

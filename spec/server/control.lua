@@ -2,6 +2,7 @@
 -- and out; only for tests. See spec/server/README.md.
 local cjson = require "cjson.safe"
 local store = require "server.store"
+local generator = require "server.generator"
 local config = require "server.config"
 -- luacheck: globals ngx
 
@@ -61,8 +62,8 @@ local function post_install(body)
   end
   local count = number_or_nil(body.count) or 25
   local flavor = body.flavor or "mixed"
-  if flavor ~= "legacy" and flavor ~= "current" and flavor ~= "mixed" then
-    return bad("flavor must be legacy, current or mixed")
+  if not generator.FLAVORS[flavor] then
+    return bad("flavor must be seed, legacy, current, mixed or today")
   end
   if count < 0 or count > 1000000 then return bad("count out of range") end
   local bridge

@@ -23,6 +23,17 @@
 --   "mixed"   a long-lived install: runs created before the runner_jobs rename
 --             (2025-06-23) are legacy-shaped, newer ones current-shaped
 --             (bridge defaults to false here).
+--   "today"   what today's server sends (UPSTREAM.md, "More of today's server"):
+--             the current wire without the bridge, two jobs per run (the plan
+--             job, type sandbox-terraform with operation create-apply-plan or
+--             create-teardown-plan, and the apply job, operation apply-plan),
+--             newest first; status = status_v2.status from today's composite
+--             set; `references: null`; `"Refs"` with capitalised item keys. About
+--             20% of the runs are older than the plan/apply split (June 2025)
+--             and keep their old single job (apply, destroy, plan-only).
+--   "seed"    the 2024 documentation page exactly: the legacy wire without the
+--             keys the page never documented (org_id of runs, VCS configs,
+--             connections).
 -- The same (install_id, opts) always gives byte-identical output.
 local M = { _VERSION = "1.0" }
 
@@ -31,6 +42,7 @@ local byte, sub, find, gsub = string.byte, string.sub, string.find, string.gsub
 local os_date = os.date
 
 M.ORG_ID = "orgnuontestorg000000000001"
+M.API_VERSION = "0.19.1125" -- X-Nuon-API-Version of today's server (nuon-python's api)
 
 -- Epoch seconds of the dates that change what a run looks like (NOTES.md).
 local DAY = 86400
@@ -417,6 +429,10 @@ local function new_install(install_id, opts)
     note = "<outputs & more>",
   }
   inst.outputs_go = value(outputs)
+  inst.refs_json = "[" .. concat({
+    '{"Type":"sandbox","Name":"vpc_id","Value":"{{.nuon.sandbox.outputs.vpc.id}}","Input":"vpc_id"}',
+    '{"Type":"secret","Name":"db_password","Value":"{{.nuon.secrets.db_password}}","Input":""}',
+  }, ",") .. "]"
   inst.outputs_b64 = base64(value(outputs, true))
   inst.cache = {}
   return inst
@@ -433,10 +449,12 @@ local function encode_account(a)
   return close(o)
 end
 
-local function encode_vcs_connection(inst, c, oz)
+-- `doc`: only the keys the 2024 page documents (the seed flavor).
+local function encode_vcs_connection(inst, c, oz, doc)
   local o = obj(oz)
   S(o, "id", c.vcs_connection_id); S(o, "created_by_id", c.created_by_id)
-  T(o, "created_at", c.created); T(o, "updated_at", c.updated); S(o, "org_id", inst.org_id)
+  T(o, "created_at", c.created); T(o, "updated_at", c.updated)
+  if not doc then S(o, "org_id", inst.org_id) end
   S(o, "github_install_id", c.github_install_id)
   if oz then
     S(o, "github_account_id", "98127364"); S(o, "github_account_name", "acme-corp")
@@ -445,8 +463,8 @@ local function encode_vcs_connection(inst, c, oz)
   return close(o)
 end
 
-local function encode_config(inst, c, oz)
-  local key = oz and "cfg_current" or "cfg_legacy"
+local function encode_config(inst, c, oz, doc, today)
+  local key = today and "cfg_today" or oz and "cfg_current" or doc and "cfg_seed" or "cfg_legacy"
   if c[key] then return c[key] end
   local o = obj(oz)
   S(o, "id", c.id); S(o, "created_by_id", c.created_by_id); T(o, "created_at", c.created)
@@ -456,7 +474,8 @@ local function encode_config(inst, c, oz)
   if g then
     local v = obj(oz)
     S(v, "id", g.id); S(v, "created_by_id", c.created_by_id); T(v, "created_at", c.created)
-    T(v, "updated_at", c.updated); S(v, "org_id", inst.org_id); S(v, "component_config_id", c.id)
+    T(v, "updated_at", c.updated); if not doc then S(v, "org_id", inst.org_id) end
+    S(v, "component_config_id", c.id)
     S(v, "component_config_type", "app_sandbox_configs"); S(v, "repo", g.repo)
     S(v, "directory", g.directory); S(v, "branch", g.branch)
     raw(o, "public_git_vcs_config", close(v))
@@ -465,19 +484,22 @@ local function encode_config(inst, c, oz)
   if h then
     local v = obj(oz)
     S(v, "id", h.id); S(v, "created_by_id", c.created_by_id); T(v, "created_at", c.created)
-    T(v, "updated_at", c.updated); S(v, "org_id", inst.org_id); S(v, "component_config_id", c.id)
+    T(v, "updated_at", c.updated); if not doc then S(v, "org_id", inst.org_id) end
+    S(v, "component_config_id", c.id)
     S(v, "component_config_type", "app_sandbox_configs"); S(v, "repo", h.repo)
     S(v, "repo_name", h.repo_name); S(v, "repo_owner", h.repo_owner); S(v, "directory", h.directory)
     S(v, "branch", h.branch); S(v, "vcs_connection_id", h.vcs_connection_id)
-    raw(v, "vcs_connection", encode_vcs_connection(inst, c, oz))
+    raw(v, "vcs_connection", encode_vcs_connection(inst, c, oz, doc))
     raw(o, "connected_github_vcs_config", close(v))
   end
   J(o, "variables", c.variables and value(c.variables))
   if oz then
     J(o, "env_vars", c.env_vars and value(c.env_vars))
     J(o, "variables_files", c.variables_files and value(c.variables_files))
-    raw(o, "references", c.references and "[]" or "null")
-    raw(o, "Refs", "[]")
+    -- today's server: the column is NULL until references are set, and the
+    -- refs go out under the Go field's name with capitalised keys (no json tag)
+    raw(o, "references", (c.references and not today) and "[]" or "null")
+    raw(o, "Refs", (today and c.references) and inst.refs_json or "[]")
     S(o, "terraform_version", c.terraform_version)
     S(o, "drift_schedule", c.drift_schedule)
     S(o, "aws_region_type", c.aws_region_type)
@@ -572,19 +594,20 @@ local function encode_workflow(inst, run)
   return close(o)
 end
 
-local function encode_legacy(inst, run)
+local function encode_legacy(inst, run, doc)
   local o = obj(false)
   S(o, "id", run.id); S(o, "created_by_id", run.created_by_id); T(o, "created_at", run.created)
   T(o, "updated_at", run.updated)
   raw(o, "runner_job", encode_job(inst, run, run.jobs[#run.jobs], false))
   raw(o, "log_stream", encode_log_stream(inst, run, run.log, false))
-  S(o, "org_id", inst.org_id); S(o, "install_id", inst.id); S(o, "run_type", run.run_type)
+  if not doc then S(o, "org_id", inst.org_id) end
+  S(o, "install_id", inst.id); S(o, "run_type", run.run_type)
   S(o, "status", run.status); S(o, "status_description", run.status_description)
-  raw(o, "app_sandbox_config", encode_config(inst, run.config, false))
+  raw(o, "app_sandbox_config", encode_config(inst, run.config, false, doc))
   return close(o)
 end
 
-local function encode_current(inst, run, bridge)
+local function encode_current(inst, run, bridge, today)
   local o = obj(true)
   S(o, "id", run.id); S(o, "created_by_id", run.created_by_id)
   local acct = run.account
@@ -602,7 +625,7 @@ local function encode_current(inst, run, bridge)
   S(o, "run_type", run.run_type); S(o, "status", run.status)
   S(o, "status_description", run.status_description)
   if run.history then raw(o, "status_v2", encode_status_v2(run)) end
-  raw(o, "app_sandbox_config", encode_config(inst, run.config, true))
+  raw(o, "app_sandbox_config", encode_config(inst, run.config, true, false, today))
   raw(o, "outputs", run.has_outputs and inst.outputs_go or "{}")
   S(o, "workflow_id", run.install_workflow_id)
   if run.install_workflow_id then raw(o, "workflow", encode_workflow(inst, run)) end
@@ -621,7 +644,7 @@ local function new_job(rng, run, kind, status, t0, t1)
     execution_count = (status == "queued" or status == "not-attempted") and 0 or 1,
   }
   if kind == "plan" then
-    j.type = "sandbox-terraform-plan"
+    j.type = "sandbox-terraform" -- no code path creates sandbox-terraform-plan jobs
     j.operation = run.run_type == "deprovision" and "create-teardown-plan" or "create-apply-plan"
   elseif kind == "apply" then
     j.type, j.operation = "sandbox-terraform", "apply-plan"
@@ -656,7 +679,24 @@ local SINGLE = { active = "finished", deprovisioned = "finished", error = "faile
   unknown = "unknown", empty = "not-attempted", cancelled = "cancelled",
   ["pending-approval"] = "finished", ["approval-denied"] = "finished", ["auto-skipped"] = "finished" }
 
-local function new_run(inst, rng, index, t, us, run_type, legacy_only)
+-- Today's run status: AfterQuery copies status_v2.status (app.Status, the
+-- composite set) over the run's status, so a run of the plan/apply era shows
+-- composite values, some that SandboxRunStatus never had.
+local TODAY_STATUS = {
+  active = { { "active", 60 }, { "success", 20 }, { "noop", 5 }, { "no-drift", 6 }, { "drifted", 6 },
+    { "warning", 3 } },
+  deprovisioned = { { "success", 1 } },
+  error = { { "error", 1 } }, access_error = { { "error", 1 } }, queued = { { "queued", 1 } },
+  planning = { { "planning", 1 } }, applying = { { "applying", 1 } },
+  provisioning = { { "provisioning", 1 } }, reprovisioning = { { "in-progress", 1 } },
+  deprovisioning = { { "deleting", 1 } },
+  ["pending-approval"] = { { "approval-awaiting", 3 }, { "awaiting-user-run", 1 } },
+  ["approval-denied"] = { { "approval-denied", 1 } }, cancelled = { { "cancelled", 3 }, { "discarded", 1 } },
+  ["auto-skipped"] = { { "auto-skipped", 3 }, { "user-skipped", 1 } },
+  unknown = { { "pending", 1 } }, empty = { { "not-attempted", 1 } },
+}
+
+local function new_run(inst, rng, index, t, us, run_type, legacy_only, today)
   local run = { id = new_id(rng, "sbr"), install_id = inst.id, index = index, t = t }
   run.account = inst.accounts[rng.chance(0.15) and 4 or rng.int(3)]
   run.created_by_id = run.account.id
@@ -711,21 +751,36 @@ local function new_run(inst, rng, index, t, us, run_type, legacy_only)
     if run.jobs[2] then h[3] = { "applying", t + floor(dur / 3) + 1, "applying sandbox plan" } end
     if in_flight then h[#h] = nil end
     run.history = h
+    if today then
+      -- the apply job exists from the start: waiting, or never run
+      if not run.jobs[2] then
+        run.jobs[2] = new_job(rng, run, "apply", in_flight and "queued" or "not-attempted", t + dur, t + dur)
+        run.jobs[2].status_description = JOB_DESCRIPTIONS[run.jobs[2].status]
+      end
+      run.status = rng.weighted(TODAY_STATUS[status])
+    end
   end
   return run
 end
 
 local function render(inst, run, flavor, bridge)
-  if flavor == "legacy" or (flavor == "mixed" and run.t < E.runner_jobs) then
-    return encode_legacy(inst, run)
+  if flavor == "legacy" or flavor == "seed" or (flavor == "mixed" and run.t < E.runner_jobs) then
+    return encode_legacy(inst, run, flavor == "seed")
   end
-  return encode_current(inst, run, bridge)
+  return encode_current(inst, run, bridge, flavor == "today")
+end
+
+--- The flavors, as a set.
+M.FLAVORS = { seed = true, legacy = true, current = true, mixed = true, today = true }
+
+local function seed_era(flavor)
+  return flavor == "legacy" or flavor == "seed"
 end
 
 local function check_opts(opts)
   opts = opts or {}
   local flavor = opts.flavor or DEFAULTS.flavor
-  if flavor ~= "legacy" and flavor ~= "current" and flavor ~= "mixed" then
+  if not M.FLAVORS[flavor] then
     error("generator: unknown flavor " .. tostring(flavor), 3)
   end
   local bridge = opts.bridge
@@ -743,7 +798,9 @@ function M.runs(install_id, opts)
   local inst = new_install(install_id, opts)
   local rng = new_rng(hash(install_id, hash(flavor .. ":" .. inst.seed)))
   local lo = E.start
-  local hi = flavor == "legacy" and math.min(E.seed, now) or now - 3600
+  local hi = seed_era(flavor) and math.min(E.seed, now) or now - 3600
+  -- today: one run in five from before the plan/apply split
+  if flavor == "today" and hi > E.plan_split then lo = E.plan_split - floor((hi - E.plan_split) / 4) end
   if hi <= lo then hi = lo + count * 60 end
   local span = hi - lo
   local out = {}
@@ -753,7 +810,7 @@ function M.runs(install_id, opts)
     local us = usec(rng)
     local run_type = i == 1 and "provision"
       or rng.weighted({ { "reprovision", 80 }, { "deprovision", 8 }, { "provision", 12 } })
-    local run = new_run(inst, rng, i, t, us, run_type, flavor == "legacy")
+    local run = new_run(inst, rng, i, t, us, run_type, seed_era(flavor), flavor == "today")
     out[count - i + 1] = render(inst, run, flavor, bridge)
     newest = t
   end
@@ -772,7 +829,8 @@ function M.newer(install_id, n, opts)
   for i = 1, n do
     t = t + rng.range(60, 600)
     local run = new_run(inst, rng, i, t, usec(rng),
-      rng.weighted({ { "reprovision", 85 }, { "deprovision", 5 }, { "provision", 10 } }), flavor == "legacy")
+      rng.weighted({ { "reprovision", 85 }, { "deprovision", 5 }, { "provision", 10 } }), seed_era(flavor),
+      flavor == "today")
     out[n - i + 1] = render(inst, run, flavor, bridge)
   end
   return out, { newest = t, count = n }

@@ -10,6 +10,10 @@
 --               internal/pkg/db/handle_paginated_response.go (X-Nuon-Page-*)
 --   errors      services/ctl-api/internal/middlewares/stderr/{errors,handler}.go
 --   handler     services/ctl-api/internal/app/installs/service/get_install_sandbox_runs.go
+--   one run     GET /v1/installs/{install_id}/sandbox-runs/{run_id} (GetInstallSandboxRunV2)
+--               and its deprecated alias GET /v1/installs/sandbox-runs/{run_id}: the run
+--               is looked up by its id alone; no created_by (not preloaded)
+-- Every response carries X-Nuon-API-Version (today's server).
 -- Everything under /__nuon/ is the control API (server/control.lua).
 local generator = require "server.generator"
 local config = require "server.config"
@@ -94,6 +98,7 @@ M.err_body = err_body
 local function send(status, body, content_type, extra)
   ngx.status = status
   ngx.header["Server"] = nil -- Go's net/http sends none
+  ngx.header["X-Nuon-API-Version"] = generator.API_VERSION
   ngx.header["Content-Type"] = content_type or JSON
   if extra and extra.headers then
     for k, v in pairs(extra.headers) do ngx.header[k] = v end
@@ -234,6 +239,19 @@ local function sandbox_runs(install_id, args, extra)
 end
 
 ---------------------------------------------------------------------------
+-- GET /v1/installs/{install_id}/sandbox-runs/{run_id} and
+-- GET /v1/installs/sandbox-runs/{run_id}: one run, found by its id alone.
+
+local function sandbox_run(run_id, extra)
+  local text = store.find_run(run_id)
+  if not text then
+    return fail(404, "unable to get install sandbox run: record not found", "record not found", extra)
+  end
+  -- the single-run query does not preload created_by
+  return send(200, (text:gsub(',"created_by":%b{}', "", 1)), JSON, extra)
+end
+
+---------------------------------------------------------------------------
 -- Faults: consumed FIFO, one per matching request, before normal handling.
 
 local function apply_fault(f)
@@ -272,16 +290,22 @@ function M.handle()
 
   local method = ngx.req.get_method()
   local segs = split_segments(path)
-  local install_id
-  if segs and #segs == 5 and segs[1] == "" and segs[2] == "v1" and segs[3] == "installs"
-    and segs[4] ~= "" and segs[5] == "sandbox-runs" then
-    install_id = segs[4]
+  -- gin's routes; a static segment wins over a parameter
+  local install_id, run_id, route
+  if segs and (#segs == 5 or #segs == 6) and segs[1] == "" and segs[2] == "v1" and segs[3] == "installs" then
+    if #segs == 5 and segs[4] == "sandbox-runs" and segs[5] ~= "" then
+      route, run_id = "run_alias", segs[5]
+    elseif #segs == 5 and segs[4] ~= "" and segs[5] == "sandbox-runs" then
+      route, install_id = "runs", segs[4]
+    elseif #segs == 6 and segs[4] ~= "" and segs[5] == "sandbox-runs" and segs[6] ~= "" then
+      route, install_id, run_id = "run", segs[4], segs[6]
+    end
   end
   local args = parse_query(query)
   local headers = ngx.req.get_headers(100)
   ngx.ctx.log_seq = store.log_request({
     time = ngx.now(), method = method, uri = uri, path = path, query = query,
-    install_id = install_id, args = args, headers = headers,
+    install_id = install_id, run_id = run_id, route = route, args = args, headers = headers,
   })
 
   local extra
@@ -295,9 +319,10 @@ function M.handle()
   if not segs then
     return send(400, "400 Bad Request", "text/plain; charset=utf-8", extra)
   end
-  if not install_id or method ~= "GET" then return not_found(extra) end
+  if not route or method ~= "GET" then return not_found(extra) end
   if authenticate(headers, args, extra) then return end
   if check_org(headers, args, extra) then return end
+  if run_id then return sandbox_run(run_id, extra) end
   return sandbox_runs(install_id, args, extra)
 end
 

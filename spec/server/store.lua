@@ -91,6 +91,74 @@ function M.put_install(spec)
   return spec
 end
 
+-- The id of a run's JSON text (its first key, in Go struct order; else any
+-- "id" at the top level).
+local function run_id_of(text)
+  local id = text:match('^%s*{%s*"id"%s*:%s*"([^"]*)"')
+  if id then return id end
+  local v = cjson.decode(text)
+  return type(v) == "table" and type(v.id) == "string" and v.id or nil
+end
+
+-- The items of a JSON array text, as texts (nil when it is not an array).
+local function split_array(text)
+  local _, e = text:find("^%s*%[")
+  if not e then return nil end
+  local i, n, out = e + 1, #text, {}
+  local depth, start, in_str = 0, nil, false
+  while i <= n do
+    local c = text:sub(i, i)
+    if in_str then
+      if c == "\\" then i = i + 1 elseif c == '"' then in_str = false end
+    elseif c == '"' then
+      in_str = true
+      start = start or i
+    elseif c == "{" or c == "[" then
+      depth = depth + 1
+      start = start or i
+    elseif c == "}" or c == "]" then
+      if depth == 0 then -- the array's end
+        if start then out[#out + 1] = text:sub(start, i - 1):match("^(.-)%s*$") end
+        return out
+      end
+      depth = depth - 1
+    elseif c == "," and depth == 0 then
+      out[#out + 1] = text:sub(start or i, i - 1):match("^(.-)%s*$")
+      start = nil
+    elseif not c:find("%s") then
+      start = start or i
+    end
+    i = i + 1
+  end
+  return out
+end
+M.split_array = split_array
+
+-- The JSON text of the run `run_id` in any install (GetInstallSandboxRunV2
+-- looks a run up by its id alone), or nil.
+function M.find_run(run_id)
+  for _, key in ipairs(dict:get_keys(0)) do
+    if key:sub(1, 8) == "install:" then
+      local id = key:sub(9)
+      local runs, custom = M.runs(id)
+      if custom then runs = split_array(custom) or {} end
+      local c = cache[id]
+      if runs and not custom and c then
+        if not c.index then
+          c.index = {}
+          for i = 1, #runs do c.index[run_id_of(runs[i]) or ""] = i end
+        end
+        local i = c.index[run_id]
+        if i then return runs[i] end
+      elseif runs then
+        for i = 1, #runs do
+          if run_id_of(runs[i]) == run_id then return runs[i] end
+        end
+      end
+    end
+  end
+end
+
 function M.update_install(spec)
   return save(spec)
 end
