@@ -20,7 +20,7 @@ describe("client:sandbox_runs", function()
     local runs, err = c:sandbox_runs(demo.id)
     assert.is_nil(err)
     assert.equal(10, #runs)
-    assert.same({ next = true, offset = 0, limit = 10 }, runs.page)
+    assert.same({ next = true, offset = 0, limit = 10, api_version = "0.19.1125" }, runs.page)
     assert.is_table(runs.warnings)
     for i = 2, #runs do
       assert.is_true(nuon.parse_time(runs[i - 1].created_at) >= nuon.parse_time(runs[i].created_at))
@@ -68,7 +68,7 @@ describe("client:sandbox_runs", function()
 
   it("passes limit, offset and page as query parameters", function()
     local runs = assert(c:sandbox_runs(ts.demo[1].id, { limit = 5, page = 3 }))
-    assert.same({ next = true, offset = 10, limit = 5, number = 3 }, runs.page)
+    assert.same({ next = true, offset = 10, limit = 5, number = 3, api_version = "0.19.1125" }, runs.page)
     local runs2 = assert(c:sandbox_runs(ts.demo[1].id, { limit = 5, offset = 10 }))
     assert.equal(runs[1].id, runs2[1].id)
   end)
@@ -121,6 +121,139 @@ describe("client:sandbox_runs", function()
       end
     end
     assert.is_true(bridged > 0)
+  end)
+end)
+
+describe("client:sandbox_run", function()
+  local c
+  before_each(function()
+    ts.reset()
+    c = client()
+  end)
+  after_each(function() c:close() end)
+
+  it("returns one run by id, the same as in the list, in one request to its path", function()
+    local demo = ts.demo[2]
+    local list = assert(c:sandbox_runs(demo.id, { limit = 30 }))
+    local want = list[23]
+    local run, err = c:sandbox_run(demo.id, want.id)
+    assert.is_nil(err)
+    assert.equal(want.id, run.id)
+    assert.equal(want.status, run.status)
+    assert.same(want.runner_jobs, run.runner_jobs)
+    assert.same(want.app_sandbox_config, run.app_sandbox_config)
+    assert.is_nil(run.created_by) -- the single-run query does not preload it
+    assert.same({}, run.warnings)
+    assert.is_nil(run.page)
+    assert.same({ api_version = "0.19.1125" }, nuon.meta(run))
+    assert.is_nil(run.api_version) -- kept beside the run, not in it
+    local req = last_request()
+    assert.equal("/v1/installs/" .. demo.id .. "/sandbox-runs/" .. want.id, req.uri)
+    assert.equal("run", req.route)
+    assert.equal("Bearer " .. ts.token, header(req, "authorization"))
+  end)
+
+  it("percent-encodes both ids as path segments", function()
+    c:sandbox_run("a/b c", "../x?y#z")
+    assert.equal("/v1/installs/a%2Fb%20c/sandbox-runs/%2E%2E%2Fx%3Fy%23z", last_request().uri)
+    assert.equal("../x?y#z", last_request().run_id)
+  end)
+
+  it("returns nil and an http error with status 404 for a run that does not exist", function()
+    local run, err = c:sandbox_run(ts.demo[1].id, "sbrnosuchrun00000000000001")
+    assert.is_nil(run)
+    assert.equal("http", err.kind)
+    assert.equal(404, err.status)
+    assert.equal("unable to get install sandbox run: record not found", err.error)
+    assert.is_false(err.retryable)
+  end)
+
+  it("warns with paths that start at the run, and fails in strict mode", function()
+    ts.set_body("inlonerun00000000000000001",
+      '[{"id":"sbrone","runner_jobs":[{"status":"zombie"},{"status":"finished"}],"status":"drifted"}]')
+    local run = assert(c:sandbox_run("inlonerun00000000000000001", "sbrone"))
+    assert.same({ { path = ".runner_jobs[1].status", value = "zombie", enum = "runner_job_status" } },
+      run.warnings)
+    assert.is_true(rawequal(run.runner_job, run.runner_jobs[1]))
+    local none, err = c:sandbox_run("inlonerun00000000000000001", "sbrone", { strict = true })
+    assert.is_nil(none)
+    assert.equal("validation", err.kind)
+    assert.equal('.runner_jobs[1].status: "zombie" is not a valid runner_job_status', err.message)
+    local ok = assert(c:sandbox_run("inlonerun00000000000000001", "sbrone",
+      { strict = true, known_values = { runner_job_status = { "zombie" } } }))
+    assert.same({}, ok.warnings)
+  end)
+
+  it("has a start form for event loops, with the same result", function()
+    local demo = ts.demo[1]
+    local list = assert(c:sandbox_runs(demo.id, { limit = 3 }))
+    local req = assert(c:start_sandbox_run(demo.id, list[3].id))
+    local run = assert(req:perform())
+    assert.equal(list[3].id, run.id)
+    assert.same({ api_version = "0.19.1125" }, nuon.meta(run))
+    local req2 = assert(c:start_sandbox_run(demo.id, "sbrnope"))
+    local none, err = req2:perform()
+    assert.is_nil(none)
+    assert.equal(404, err.status)
+  end)
+
+  it("raises on bad arguments, blaming the caller", function()
+    assert.has_error(function() c:sandbox_run(ts.demo[1].id, "") end,
+      "nuon: sandbox_run: run_id must be a non-empty string (got an empty string)")
+    assert.has_error(function() c:sandbox_run(nil, "x") end,
+      "nuon: sandbox_run: install_id must be a non-empty string (got nil)")
+    assert.has_error(function() c:sandbox_run("i", "x", { limit = 1 }) end,
+      "nuon: sandbox_run: unknown option 'limit'")
+    local ok, msg = pcall(function() local r = c:start_sandbox_run("i", 5); return r end)
+    assert.is_false(ok)
+    assert.matches("client_spec%.lua:%d+: nuon: start_sandbox_run: run_id must be a non%-empty string", msg)
+    assert.equal(0, #ts.requests())
+  end)
+end)
+
+describe("known_values", function()
+  before_each(function() ts.reset() end)
+  local BODY = '[{"id":"sbrkv","run_type":"provision","runner_jobs":[{"type":"pulumi-next"}]}]'
+
+  it("on nuon.new and on each call, adds values to the known sets", function()
+    ts.set_body("inlknownvalues000000000001", BODY)
+    local plain = client()
+    local runs = assert(plain:sandbox_runs("inlknownvalues000000000001"))
+    assert.same({ { path = "[1].runner_jobs[1].type", value = "pulumi-next", enum = "runner_job_type" } },
+      runs.warnings)
+    assert.same({}, assert(plain:sandbox_runs("inlknownvalues000000000001",
+      { known_values = { runner_job_type = { "pulumi-next" } } })).warnings)
+    plain:close()
+    local c = client{ strict = true, known_values = { runner_job_type = { "pulumi-next" } } }
+    finally(function() c:close() end)
+    assert.same({}, assert(c:sandbox_runs("inlknownvalues000000000001")).warnings)
+    assert.equal(1, #assert(c:all_sandbox_runs("inlknownvalues000000000001")))
+    local many = c:sandbox_runs_many({ "inlknownvalues000000000001" })
+    assert.is_table(many["inlknownvalues000000000001"].runs)
+    local req = c:start_sandbox_runs("inlknownvalues000000000001")
+    assert.equal(1, #assert(req:perform()))
+    -- the call's values add to the client's
+    ts.set_body("inlknownvalues000000000001", BODY:gsub('"provision"', '"teleport"'))
+    local none, err = c:sandbox_runs("inlknownvalues000000000001")
+    assert.is_nil(none)
+    assert.equal("run_type", err.enum)
+    assert.truthy(c:sandbox_runs("inlknownvalues000000000001", { known_values = { run_type = { "teleport" } } }))
+  end)
+
+  it("raises for an enum name it does not know, or values that are not strings", function()
+    assert.error_matches(function() client{ known_values = { runner_job_kind = { "x" } } } end,
+      "nuon.new: option 'known_values' names an unknown enum 'runner_job_kind'", nil, true)
+    assert.error_matches(function() client{ known_values = { run_status = "x" } } end,
+      "nuon.new: option 'known_values' must map run_status to a sequence of strings", nil, true)
+    local c = client()
+    finally(function() c:close() end)
+    assert.has_error(function() c:sandbox_runs("i", { known_values = { nope = {} } }) end,
+      "nuon: sandbox_runs: option 'known_values' names an unknown enum 'nope'")
+    assert.has_error(function() c:sandbox_run("i", "r", { known_values = { run_type = { 1 } } }) end,
+      "nuon: sandbox_run: option 'known_values' must map run_type to a sequence of strings")
+    assert.has_error(function() nuon.decode_sandbox_runs("[]", { known_values = 5 }) end,
+      "nuon.decode_sandbox_runs: option 'known_values' must be a table (got number)")
+    assert.equal(0, #ts.requests())
   end)
 end)
 

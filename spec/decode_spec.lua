@@ -202,13 +202,12 @@ describe("core.decode of a seed-era body", function()
     assert.same({}, runs[3].app_sandbox_config.variables)
   end)
 
-  it("warns about the placeholder runner job's empty enum values", function()
-    assert.same({
-      { path = "[3].runner_job.status", value = "", enum = "runner_job_status" },
-      { path = "[3].runner_job.type", value = "", enum = "runner_job_type" },
-      { path = "[3].runner_job.operation", value = "", enum = "runner_job_operation" },
-    }, runs.warnings)
+  it("takes the placeholder runner job's empty enum values for unset: no warning", function()
+    -- Go's zero value "" means unset in every enum
+    assert.same({}, runs.warnings)
     assert.equal("", runs[3].runner_job.group) -- "" is a runner_job_group value
+    assert.equal("", runs[3].runner_job.type)
+    assert.equal("", runs[3].runner_job.operation)
   end)
 
   it("keeps an out-of-enum value as it is", function()
@@ -231,20 +230,13 @@ describe("core.decode of a today-shaped body", function()
     assert.equal("sandbox-terraform-plan", jobs[2].type)
   end)
 
-  it("warns about post-seed enum values with their exact paths", function()
-    assert.same({
-      { path = "[1].runner_jobs[1].operation", value = "apply-plan", enum = "runner_job_operation" },
-      { path = "[1].runner_jobs[2].type", value = "sandbox-terraform-plan", enum = "runner_job_type" },
-      { path = "[1].runner_jobs[2].operation", value = "create-apply-plan",
-        enum = "runner_job_operation" },
-      { path = "[2].runner_jobs[1].operation", value = "create-teardown-plan",
-        enum = "runner_job_operation" },
-      { path = "[2].runner_job.operation", value = "create-teardown-plan",
-        enum = "runner_job_operation" },
-      { path = "[3].runner_jobs[1].type", value = "mng-runner-update-version",
-        enum = "runner_job_type" },
-      { path = "[3].runner_jobs[1].group", value = "management", enum = "runner_job_group" },
-    }, runs.warnings)
+  it("knows the post-seed enum values: no warning", function()
+    -- apply-plan, create-apply-plan, create-teardown-plan, sandbox-terraform-plan,
+    -- mng-runner-update-version, management: added since the seed (nuon.enum_provenance)
+    assert.same({}, runs.warnings)
+    assert.equal("management", runs[3].runner_jobs[1].group)
+    local strict = assert(core.decode(fixture("current_runs.json"), { strict = true }))
+    assert.same({}, strict.warnings)
   end)
 
   it("keeps unknown fields decoded generically", function()
@@ -382,14 +374,16 @@ describe("enum validation", function()
   end)
 
   it("returns a validation error for an unknown value in strict mode", function()
-    local err = decode_error(fixture("seed_runs.json"), { strict = true })
+    local err = decode_error('[{},{},{"runner_job":{"status":"zombie"}}]', { strict = true })
     assert.equal("validation", err.kind)
-    assert.equal('[3].runner_job.status: "" is not a valid runner_job_status', err.message)
+    assert.equal('[3].runner_job.status: "zombie" is not a valid runner_job_status', err.message)
     assert.equal("[3].runner_job.status", err.path)
-    assert.equal("", err.value)
+    assert.equal("zombie", err.value)
     assert.equal("runner_job_status", err.enum)
-    assert.equal('nuon validation error: [3].runner_job.status: "" is not a valid runner_job_status',
+    assert.equal('nuon validation error: [3].runner_job.status: "zombie" is not a valid runner_job_status',
       tostring(err))
+    -- the seed fixture's zero-valued placeholder ("" = unset) passes
+    assert.is_table(core.decode(fixture("seed_runs.json"), { strict = true }))
   end)
 
   it("names the execution status enum in strict mode", function()
@@ -832,8 +826,8 @@ describe("core.decode_json", function()
 end)
 
 describe("core.enums", function()
-  it("lists the six seed enums in schema order", function()
-    assert.same({
+  it("lists each seed enum's values first, in schema order, then those added since", function()
+    local seed = {
       run_type = { "provision", "reprovision", "deprovision" },
       runner_job_status = { "queued", "available", "in-progress", "finished", "failed", "timed-out",
                             "not-attempted", "cancelled", "unknown" },
@@ -848,7 +842,21 @@ describe("core.enums", function()
       runner_job_execution_status = { "pending", "initializing", "in-progress", "cleaning-up",
                                       "finished", "failed", "timed-out", "not-attempted",
                                       "cancelled", "unknown" },
-    }, core.enums)
+    }
+    for name, values in pairs(seed) do
+      for i, v in ipairs(values) do
+        assert.equal(v, core.enums[name][i], name)
+        assert.matches("^seed", core.enum_provenance[name][v], name .. " " .. v)
+      end
+      for i = #values + 1, #core.enums[name] do
+        assert.matches("^added 20%d%d%-%d%d", core.enum_provenance[name][core.enums[name][i]])
+      end
+    end
+    local names = {}
+    for name in pairs(core.enums) do names[#names + 1] = name end
+    table.sort(names)
+    assert.same({ "composite_status", "run_status", "run_type", "runner_job_execution_status",
+      "runner_job_group", "runner_job_operation", "runner_job_status", "runner_job_type" }, names)
   end)
 end)
 

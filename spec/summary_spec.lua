@@ -12,12 +12,13 @@ local function ts_at(epoch) return time.format(epoch) end
 
 describe("nuon.summary.outcome", function()
   it("classifies the server's statuses", function()
-    for _, s in ipairs{ "active", "deprovisioned", "success", "no-drift", "noop", "auto-skipped" } do
+    for _, s in ipairs{ "active", "deprovisioned", "success", "no-drift", "noop", "auto-skipped",
+                        "warning" } do
       assert.equal("success", summary.outcome(s), s)
     end
     for _, s in ipairs{ "error", "access_error", "cancelled", "approval-denied", "approval-expired",
                         "failed", "expired", "timed-out", "discarded", "user-skipped",
-                        "not-attempted", "outdated", "drift-detected" } do
+                        "not-attempted", "outdated", "drift-detected", "drifted" } do
       assert.equal("failure", summary.outcome(s), s)
     end
     for _, s in ipairs{ "queued", "pending", "planning", "applying", "provisioning", "reprovisioning",
@@ -40,6 +41,31 @@ describe("nuon.summary.outcome", function()
   it("accepts a run and uses its status", function()
     assert.equal("success", summary.outcome{ status = "active" })
     assert.equal("unknown", summary.outcome{})
+  end)
+end)
+
+describe("the run status enums", function()
+  -- the C core's tables; nuon.summary itself needs no C
+  local enums = require("nuon.core").enums
+
+  it("are each classified on purpose: every value in exactly one outcome list", function()
+    local where = {}
+    for outcome, list in pairs(summary.statuses) do
+      for _, s in ipairs(list) do
+        assert.is_nil(where[s], s .. " is in two lists")
+        where[s] = outcome
+      end
+    end
+    for _, name in ipairs{ "run_status", "composite_status" } do
+      for _, s in ipairs(enums[name]) do
+        assert.is_not_nil(where[s], name .. " " .. s .. " is not classified")
+        assert.equal(where[s], summary.outcome(s), s)
+      end
+    end
+    -- those waited on: a drifted run is final, wait_sandbox_run stops on it
+    assert.equal("failure", summary.outcome("drifted"))
+    assert.is_true(summary.is_final("drifted"))
+    assert.is_true(summary.is_final("warning"))
   end)
 end)
 
@@ -68,6 +94,7 @@ describe("nuon.summary.statuses", function()
     end
     assert.equal(n, #summary.final_statuses)
     assert.equal(21, #summary.statuses.in_progress)
+    assert.same({ "unknown", "empty" }, summary.statuses.unknown)
   end)
 
   it("are copies: changing them does not change the classification", function()
@@ -195,10 +222,10 @@ describe("nuon.summarize", function()
     local runs = {
       run{ id = "a", status = "active", created_at = "2025-01-02T00:00:00Z" },
       run{ id = "b", status = "drift-detected", created_at = "2025-01-03T00:00:00Z" },
-      run{ id = "c", status = "warning", created_at = "2025-01-04T00:00:00Z" },
+      run{ id = "c", status = "custom-ok", created_at = "2025-01-04T00:00:00Z" },
       run{ id = "d", status = "error", created_at = "2025-01-01T00:00:00Z" },
     }
-    local s = nuon_summarize(runs, { success = { "active", "warning" }, failure = "error" })
+    local s = nuon_summarize(runs, { success = { "active", "custom-ok" }, failure = "error" })
     assert.same({ success = 2, failure = 1, in_progress = 0, unknown = 1 }, s.by_outcome)
     assert.equal("c", s.latest_success.id)
     assert.equal("d", s.latest_failure.id)

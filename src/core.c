@@ -2,9 +2,14 @@
  * core.c - luaopen_nuon_core: the module table of nuon.core.
  *
  *   core.VERSION                 "MAJOR.MINOR.PATCH"
- *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth)
+ *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth, known_values)
+ *   core.decode_run(text [, opts])  run | nil, err (the same, one run; opts.api_version
+ *                                is kept as core.meta(run).api_version)
+ *   core.check_known_values(t)   true | nil, message
+ *   core.meta(run)               { api_version = ... } of a run from one request, or nil
  *   core.decode_json(text)       value | nil, err  (any JSON; null -> nil)
- *   core.enums                   enum name -> sequence of allowed values
+ *   core.enums                   enum name -> sequence of known values
+ *   core.enum_provenance         enum name -> { value -> "seed" | "added 2025-06" | ... }
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
  *   core.error_mt                the metatable of error objects
  *
@@ -36,15 +41,24 @@ static int opt_int_field(lua_State *L, int idx, const char *name, int def) {
   return v;
 }
 
-static void read_decode_opts(lua_State *L, int idx, nuon_decode_opts *o) {
-  o->strict = 0;
-  o->max_depth = NUON_DEFAULT_MAX_DEPTH;
-  if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_getfield(L, idx, "strict");
-  o->strict = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  o->max_depth = opt_int_field(L, idx, "max_depth", NUON_DEFAULT_MAX_DEPTH);
+/* The options table at 2 (or none): strict, max_depth, known_values (left
+ * at stack index 3) and api_version (at 4). */
+static void read_decode_opts(lua_State *L, nuon_decode_opts *o) {
+  static const char *const fields[] = {"known_values", "api_version", "strict"};
+  int i;
+  lua_settop(L, 2);
+  if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  for (i = 0; i < 3; i++) { /* at 3, 4, 5 */
+    if (lua_isnil(L, 2)) lua_pushnil(L);
+    else lua_getfield(L, 2, fields[i]);
+  }
+  if (!lua_isnil(L, 4) && lua_type(L, 4) != LUA_TSTRING)
+    luaL_error(L, "bad option 'api_version' (string expected)");
+  if (!lua_isnil(L, 3) && !nuon_known_values_check(L, 3))
+    luaL_error(L, "bad option 'known_values' (%s)", lua_tostring(L, -1));
+  nuon_decode_opts_read(L, o, 0, 5, 3);
+  o->max_depth = lua_isnil(L, 2) ? NUON_DEFAULT_MAX_DEPTH
+                                 : opt_int_field(L, 2, "max_depth", NUON_DEFAULT_MAX_DEPTH);
   if (o->max_depth < 1 || o->max_depth > NUON_HARD_MAX_DEPTH)
     luaL_error(L, "bad option 'max_depth' (1..%d expected)", NUON_HARD_MAX_DEPTH);
 }
@@ -54,12 +68,45 @@ static int l_decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   nuon_decode_opts o;
-  read_decode_opts(L, 2, &o);
-  lua_settop(L, 2);
+  read_decode_opts(L, &o);
   if (nuon_decode_runs(L, s, len, &o)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
+}
+
+/* core.decode_run(text [, opts]) */
+static int l_decode_run(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  nuon_decode_opts o;
+  read_decode_opts(L, &o);
+  if (nuon_decode_run(L, s, len, &o)) {
+    nuon_meta_set(L, lua_tostring(L, 4));
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.check_known_values(t) */
+static int l_check_known_values(lua_State *L) {
+  if (nuon_known_values_check(L, 1)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.meta(run) */
+static int l_meta(lua_State *L) {
+  nuon_meta_push(L);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  return 1;
 }
 
 /* core.decode_json(text [, max_depth]) */
@@ -78,6 +125,9 @@ static int l_decode_json(lua_State *L) {
 
 static const luaL_Reg core_funcs[] = {
   {"decode", l_decode},
+  {"decode_run", l_decode_run},
+  {"check_known_values", l_check_known_values},
+  {"meta", l_meta},
   {"decode_json", l_decode_json},
   {"new_client", nuon_http_new_client},
   {NULL, NULL}
@@ -100,8 +150,10 @@ int luaopen_nuon_core(lua_State *L) {
   luaL_setfuncs(L, core_funcs, 0);
   lua_pushliteral(L, NUON_VERSION);
   lua_setfield(L, -2, "VERSION");
-  nuon_schema_push_enums(L);
+  nuon_schema_push_enums(L, 0);
   lua_setfield(L, -2, "enums");
+  nuon_schema_push_enums(L, 1);
+  lua_setfield(L, -2, "enum_provenance");
   nuon_error_open(L);
   lua_setfield(L, -2, "error_mt");
   lua_pushstring(L, curl_version());

@@ -165,11 +165,11 @@ typedef struct str_entry {
 } str_entry;
 
 /*
- * The schema's interned keys live in the Lua stack, above the caller's
- * values (read with lua_pushvalue, cheaper than a table's rawgeti):
- * key-table slot k is at stack index kbase + k.  The cached strings live in
- * the memo table (see memo below): a cached key at the slot of its token,
- * a cached string value at STR_SLOT(i).
+ * The schema's interned field names live in the Lua stack, above the
+ * caller's values (read with lua_pushvalue, cheaper than a table's rawgeti):
+ * key-table slot k of a field name is at stack index kbase + k.  The cached
+ * strings live in the memo table (see memo below): a cached key at the slot
+ * of its token, a cached string value at STR_SLOT(i).
  */
 #define STR_SLOT(i) (TOK_RAW + 1 + (int)(i))
 
@@ -252,6 +252,8 @@ typedef struct decoder {
   int warnings; /* stack index of runs.warnings (typed mode) */
   int nwarnings;
   int pn; /* path slot of the innermost typed container */
+  int known; /* stack index of the caller's known_values, 0: none */
+  int dot0;  /* paths start at a run: ".runner_jobs[1]", not "runner_jobs[1]" */
   char decimal_point; /* the C locale's, read on first use */
   char *buf;          /* scratch: small[] or the userdata's block */
   size_t cap;
@@ -346,7 +348,7 @@ static void push_path(decoder *d, int plen) {
     const path_entry *e = &d->path[i];
     if (n + (e->name ? e->len + 1 : 13) > sizeof buf) break;
     if (e->name) {
-      if (i > 0) buf[n++] = '.';
+      if (i > 0 || d->dot0) buf[n++] = '.';
       memcpy(buf + n, e->name, e->len);
       n += e->len;
     } else {
@@ -364,7 +366,7 @@ static void push_path(decoder *d, int plen) {
   for (; i < plen; i++) {
     const path_entry *e = &d->path[i];
     if (e->name) {
-      if (i > 0) luaL_addchar(&b, '.');
+      if (i > 0 || d->dot0) luaL_addchar(&b, '.');
       luaL_addlstring(&b, e->name, e->len);
     } else {
       char num[16];
@@ -434,11 +436,32 @@ static const uchar *wrong_type(decoder *d, const uchar *p, int plen, const char 
   return fail_type(d, plen, expected, got);
 }
 
+/* Whether the string at the top of the stack is among the values the
+ * caller declared for enum e (known_values). */
+static int user_known(decoder *d, const nuon_enum *e) {
+  lua_State *L = d->L;
+  int i, n, found = 0;
+  if (!d->known) return 0;
+  lua_getfield(L, d->known, e->name);
+  if (lua_istable(L, -1)) {
+    n = (int)nuon_rawlen(L, -1);
+    for (i = 1; i <= n && !found; i++) {
+      lua_rawgeti(L, -1, i);
+      found = lua_rawequal(L, -1, -3);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return found;
+}
+
 /* The string at the top of the stack is not in enum e: a warning, or in
- * strict mode an error.  The value stays on the stack when it returns 1. */
+ * strict mode an error, unless the caller declared it.  The value stays on
+ * the stack when it returns 1. */
 static int bad_enum(decoder *d, int plen, const nuon_enum *e) {
   lua_State *L = d->L;
   lua_checkstack(L, 10);
+  if (user_known(d, e)) return 1;
   if (d->strict) {
     const char *path;
     push_path(d, plen);
@@ -1198,8 +1221,9 @@ HOT void set_path(decoder *d, int slot, const nuon_field *f) {
 }
 
 /* The enum field f at p (key-table slot key, path slot slot): the last
- * value's bytes are cached with its index in the enum (-1: not in it) in
- * last[key].size. */
+ * value's bytes are cached with its index in the enum (-1: not in it;
+ * ENUM_UNSET: "") in last[key].size. */
+#define ENUM_UNSET INT_MAX
 static const uchar *parse_enum(decoder *d, const uchar *p, const nuon_field *f, int key, int slot) {
   lua_State *L = d->L;
   const nuon_enum *e = &nuon_schema_enums[f->ref];
@@ -1215,8 +1239,12 @@ static const uchar *parse_enum(decoder *d, const uchar *p, const nuon_field *f, 
     if (!q) return NULL;
     for (i = e->nvalues - 1; i >= 0; i--)
       if (e->values[i].len == n && same_bytes(e->values[i].s, s, n)) break;
-    if (i >= 0) lua_pushvalue(L, d->kbase + e->key + i); /* interned: no hashing */
-    else lua_pushlstring(L, s, n);
+    if (i >= 0) {
+      lua_rawgeti(L, d->keys, e->key + i); /* interned: no hashing */
+    } else {
+      lua_pushlstring(L, s, n);
+      if (n == 0) i = ENUM_UNSET; /* Go's zero value: unset, in every enum */
+    }
     if ((const uchar *)s == p + 1 && n <= sizeof d->m->last[key].b) {
       d->m->last[key].used = 1;
       d->m->last[key].n = (uchar)n;
@@ -1489,6 +1517,8 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
   d->strict = strict;
   d->nwarnings = 0;
   d->pn = 0;
+  d->known = 0;
+  d->dot0 = 0;
   d->decimal_point = 0;
   d->buf = d->small;
   d->cap = sizeof d->small;
@@ -1500,9 +1530,11 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
     d->keys = lua_gettop(L);
     lua_newtable(L);
     d->warnings = lua_gettop(L);
-    luaL_checkstack(L, nuon_schema_nkeys + 16, "nuon.decode");
+    /* the field names only: enum values are rarely read from the key table
+     * (their last value per field is in the memo), so they stay there */
+    luaL_checkstack(L, nuon_schema_nfield_keys + 16, "nuon.decode");
     d->kbase = lua_gettop(L);
-    for (i = 1; i <= nuon_schema_nkeys; i++) lua_rawgeti(L, d->keys, i);
+    for (i = 1; i <= nuon_schema_nfield_keys; i++) lua_rawgeti(L, d->keys, i);
   }
   lua_pushnil(L);
   d->scratch = lua_gettop(L);
@@ -1553,7 +1585,125 @@ int nuon_decode_runs(lua_State *L, const char *buf, size_t len, const nuon_decod
   decoder d;
   int base = lua_gettop(L);
   decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0, 1);
+  d.known = opts ? opts->known : 0;
   return decoder_finish(&d, base, decode_runs(&d));
+}
+
+static int decode_run(decoder *d) {
+  const uchar *p = start_document(d);
+  if (!p) return 0;
+  if (*p != '{') return wrong_type(d, p, 0, "object") != NULL;
+  p = parse_typed(d, p, NUON_T_RUN);
+  if (!p || !check_trailing(d, p)) return 0;
+  lua_pushliteral(d->L, "warnings");
+  lua_pushvalue(d->L, d->warnings);
+  lua_rawset(d->L, -3);
+  return 1;
+}
+
+int nuon_decode_run(lua_State *L, const char *buf, size_t len, const nuon_decode_opts *opts) {
+  decoder d;
+  int base = lua_gettop(L);
+  decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0, 1);
+  d.known = opts ? opts->known : 0;
+  d.dot0 = 1;
+  return decoder_finish(&d, base, decode_run(&d));
+}
+
+/* ---- options and metadata ------------------------------------------------------ */
+
+int nuon_known_values_check(lua_State *L, int idx) {
+  idx = nuon_absindex(L, idx);
+  luaL_checkstack(L, 8, "nuon.decode");
+  if (!lua_istable(L, idx)) {
+    lua_pushfstring(L, "must be a table (got %s)", luaL_typename(L, idx));
+    return 0;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int e, i, n;
+    size_t count = 0;
+    for (e = 0; e < NUON_NENUMS; e++)
+      if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), nuon_schema_enums[e].name) == 0)
+        break;
+    if (e == NUON_NENUMS) {
+      if (lua_type(L, -2) == LUA_TSTRING)
+        lua_pushfstring(L, "names an unknown enum '%s'", lua_tostring(L, -2));
+      else
+        lua_pushfstring(L, "must be keyed by enum names (got a %s key)", luaL_typename(L, -2));
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return 0;
+    }
+    if (!lua_istable(L, -1)) {
+      lua_pushfstring(L, "must map %s to a sequence of strings", nuon_schema_enums[e].name);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return 0;
+    }
+    n = (int)nuon_rawlen(L, -1);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      count++;
+      lua_pop(L, 1);
+    }
+    for (i = 1; i <= n && count == (size_t)n; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) != LUA_TSTRING) count = 0;
+      lua_pop(L, 1);
+    }
+    if (count != (size_t)n) {
+      lua_pushfstring(L, "must map %s to a sequence of strings", nuon_schema_enums[e].name);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+void nuon_decode_opts_read(lua_State *L, nuon_decode_opts *o, int def_strict, int strict_idx,
+                           int known_idx) {
+  o->strict = lua_isnoneornil(L, strict_idx) ? def_strict : lua_toboolean(L, strict_idx);
+  o->max_depth = NUON_DEFAULT_MAX_DEPTH;
+  o->single = 0;
+  o->known = 0;
+  if (!lua_isnoneornil(L, known_idx)) {
+    if (!nuon_known_values_check(L, known_idx))
+      luaL_argerror(L, known_idx, lua_pushfstring(L, "known_values %s", lua_tostring(L, -1)));
+    o->known = nuon_absindex(L, known_idx);
+  }
+}
+
+/* Response metadata of single runs: a table with weak keys, run -> info,
+ * so the run's own fields stay the server's. */
+#define META_REGISTRY_KEY "nuon.meta"
+
+void nuon_meta_push(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, META_REGISTRY_KEY);
+  if (lua_istable(L, -1)) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, META_REGISTRY_KEY);
+}
+
+void nuon_meta_set(lua_State *L, const char *api_version) {
+  luaL_checkstack(L, 4, "nuon.meta");
+  nuon_meta_push(L);
+  lua_pushvalue(L, -2);
+  lua_createtable(L, 0, 1);
+  if (api_version) {
+    lua_pushstring(L, api_version);
+    lua_setfield(L, -2, "api_version");
+  }
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
 }
 
 static int decode_json(decoder *d) {

@@ -6,8 +6,11 @@
  *   local c = core.new_client{ base_url=, token=, org_id=, timeout=,
  *     connect_timeout=, retries=, max_backoff=, strict=, verify_tls=,
  *     ca_file=, proxy=, user_agent=, max_body=, compress= }
- *   c:sandbox_runs(install_id [, limit, offset, page, strict]) -> runs | nil, err
+ *   c:sandbox_runs(install_id [, limit, offset, page, strict, known_values])
+ *                  -> runs | nil, err
+ *   c:sandbox_run(install_id, run_id [, strict, known_values]) -> run | nil, err
  *   c:url(install_id [, limit, offset, page]) -> the request URL
+ *   c:run_url(install_id, run_id) -> the request URL of one run
  *   c:close()      also __gc and __close; safe twice
  *
  * The userdata is created (zeroed, with its metatable) before anything is
@@ -216,6 +219,18 @@ static void add_query_int(luaL_Buffer *b, const char *name, long long v, int *fi
   *first = 0;
 }
 
+void nuon_client_push_run_url(lua_State *L, const nuon_client *c, const char *id, size_t n,
+                              const char *run_id, size_t rn) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, c->base_url);
+  luaL_addstring(&b, "/v1/installs/");
+  add_segment(&b, id, n);
+  luaL_addstring(&b, "/sandbox-runs/");
+  add_segment(&b, run_id, rn);
+  luaL_pushresult(&b);
+}
+
 void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id, size_t n,
                           long long limit, long long offset, long long page) {
   int first = 1;
@@ -247,10 +262,27 @@ static void push_url(lua_State *L, const nuon_client *c) {
                        nuon_opt_count(L, 5));
 }
 
+/* Pushes the URL of one run (install_id at 2, run_id at 3). */
+static void push_run_url(lua_State *L, const nuon_client *c) {
+  size_t n, rn;
+  const char *id = luaL_checklstring(L, 2, &n);
+  const char *run_id = luaL_checklstring(L, 3, &rn);
+  if (n == 0) luaL_argerror(L, 2, "install id must not be empty");
+  if (rn == 0) luaL_argerror(L, 3, "run id must not be empty");
+  nuon_client_push_run_url(L, c, id, n, run_id, rn);
+}
+
 static int client_url(lua_State *L) {
   nuon_client *c = check_client(L);
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
   push_url(L, c);
+  return 1;
+}
+
+static int client_run_url(lua_State *L) {
+  nuon_client *c = check_client(L);
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  push_run_url(L, c);
   return 1;
 }
 
@@ -261,16 +293,11 @@ static int push_closed_error(lua_State *L) {
   return 2;
 }
 
-/* c:sandbox_runs(install_id [, limit, offset, page, strict]) */
-static int client_sandbox_runs(lua_State *L) {
-  nuon_client *c = check_client(L);
-  nuon_decode_opts opts;
+/* The blocking request to the URL at the top of the stack (popped), with
+ * retries: returns the result as a Lua function does. */
+static int perform(lua_State *L, nuon_client *c, const nuon_decode_opts *opts) {
   nuon_outcome o;
   int attempt = 0;
-  if (!c->curl) return push_closed_error(L);
-  opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
-  push_url(L, c);
   curl_easy_setopt(c->curl, CURLOPT_URL, lua_tostring(L, -1)); /* libcurl copies it */
   lua_pop(L, 1);
 
@@ -284,7 +311,7 @@ static int client_sandbox_runs(lua_State *L) {
     nuon_sleep(nuon_backoff_delay(&c->rng, attempt, NUON_BACKOFF_BASE, c->max_backoff,
                                   nuon_transfer_retry_after(&c->t)));
   }
-  if (nuon_transfer_push_result(L, &c->t, &o, attempt, &opts)) {
+  if (nuon_transfer_push_result(L, &c->t, &o, attempt, opts)) {
     if (c->t.cap > 4u * 1024 * 1024) nuon_transfer_free(&c->t); /* don't pin big bodies */
     return 1;
   }
@@ -295,8 +322,32 @@ static int client_sandbox_runs(lua_State *L) {
   return 2;
 }
 
+/* c:sandbox_runs(install_id [, limit, offset, page, strict, known_values]) */
+static int client_sandbox_runs(lua_State *L) {
+  nuon_client *c = check_client(L);
+  nuon_decode_opts opts;
+  if (!c->curl) return push_closed_error(L);
+  nuon_decode_opts_read(L, &opts, c->strict, 6, 7);
+  push_url(L, c);
+  return perform(L, c, &opts);
+}
+
+/* c:sandbox_run(install_id, run_id [, strict, known_values]) */
+static int client_sandbox_run(lua_State *L) {
+  nuon_client *c = check_client(L);
+  nuon_decode_opts opts;
+  if (!c->curl) return push_closed_error(L);
+  nuon_decode_opts_read(L, &opts, c->strict, 4, 5);
+  opts.single = 1;
+  push_run_url(L, c);
+  return perform(L, c, &opts);
+}
+
 static const luaL_Reg client_methods[] = {
   {"sandbox_runs", client_sandbox_runs},
+  {"sandbox_run", client_sandbox_run},
+  {"start_run", nuon_request_start_run},
+  {"run_url", client_run_url},
   {"sandbox_runs_many", nuon_multi_sandbox_runs_many},
   {"start", nuon_request_start},
   {"url", client_url},

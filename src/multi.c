@@ -1,5 +1,5 @@
 /*
- * multi.c - c:sandbox_runs_many(ids, concurrency [, limit, offset, strict]):
+ * multi.c - c:sandbox_runs_many(ids, concurrency [, limit, offset, strict, known_values]):
  * one request per install, up to `concurrency` at once on one thread, through
  * libcurl's multi interface.  Each request is retried on its own (the same
  * rules as a single call) while the others go on; connections are reused
@@ -139,8 +139,8 @@ static void store_result(lua_State *L, const nuon_client *c, int ids, int result
   s->state = SLOT_IDLE;
 }
 
-/* drive(job, ids, results): runs the batch until every id has its result.
- * Called under lua_pcall. */
+/* drive(job, ids, results, known_values): runs the batch until every id has
+ * its result.  Called under lua_pcall. */
 static int drive(lua_State *L) {
   const job *j = (const job *)lua_touserdata(L, 1);
   nuon_client *c = j->c;
@@ -148,6 +148,7 @@ static int drive(lua_State *L) {
   int nids = j->nids, next = 1, ids = 2, results = 3, active, i;
   long long limit = j->limit, offset = j->offset;
   nuon_decode_opts opts = j->opts;
+  if (opts.known) opts.known = 4;
 
   for (;;) {
     int running = 0, waiting = 0, msgs;
@@ -238,9 +239,8 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
   j.c = c;
   j.limit = nuon_opt_count(L, 4);
   j.offset = nuon_opt_count(L, 5);
-  j.opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  j.opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
-  lua_settop(L, 6);
+  nuon_decode_opts_read(L, &j.opts, c->strict, 6, 7);
+  lua_settop(L, 7);
   if (!c->curl) {
     lua_pushnil(L);
     nuon_error_push(L, "config", "the client is closed");
@@ -268,7 +268,8 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
   lua_pushlightuserdata(L, &j);
   lua_pushvalue(L, ids);
   lua_pushvalue(L, results);
-  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+  lua_pushvalue(L, 7); /* known_values (nil: none) */
+  if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
     batch_release(j.b); /* before anything else can use the multi handle */
     return lua_error(L);
   }

@@ -57,7 +57,26 @@ NUON_INTERNAL void nuon_error_open(lua_State *L);
 typedef struct nuon_decode_opts {
   int strict;    /* unknown enum values are errors, not warnings */
   int max_depth; /* nesting cap; 0 means NUON_DEFAULT_MAX_DEPTH */
+  int known;     /* stack index of a checked known_values table, 0: none */
+  int single;    /* the body is one run (GET .../sandbox-runs/{run_id}) */
 } nuon_decode_opts;
+
+/* Reads the decoding options of a call: strict at stack index strict_idx
+ * (nil: def_strict) and known_values at known_idx (nil: none; anything else
+ * is checked, raising with the argument named). */
+NUON_INTERNAL void nuon_decode_opts_read(lua_State *L, nuon_decode_opts *o, int def_strict,
+                                         int strict_idx, int known_idx);
+
+/* Whether the value at idx is a valid known_values table ({ enum name =
+ * { "value", ... } }, every name an enum of the schema): 1, or 0 with a
+ * message pushed. */
+NUON_INTERNAL int nuon_known_values_check(lua_State *L, int idx);
+
+/* Sets the response metadata of the run at the top of the stack (see
+ * core.meta): { api_version = api_version } when api_version is not NULL. */
+NUON_INTERNAL void nuon_meta_set(lua_State *L, const char *api_version);
+/* Pushes the table run -> metadata (weak keys), creating it on first use. */
+NUON_INTERNAL void nuon_meta_push(lua_State *L);
 
 /*
  * Decodes a sandbox-runs response body (a JSON array of runs) of exactly len
@@ -69,6 +88,11 @@ typedef struct nuon_decode_opts {
 NUON_INTERNAL int nuon_decode_runs(lua_State *L, const char *buf, size_t len,
                                    const nuon_decode_opts *opts);
 
+/* Same for one run (a JSON object): pushes the run (with .warnings, paths
+ * starting at the run: ".runner_jobs[1].status") or an error. */
+NUON_INTERNAL int nuon_decode_run(lua_State *L, const char *buf, size_t len,
+                                  const nuon_decode_opts *opts);
+
 /*
  * Decodes any JSON value (used for error bodies): pushes it and returns 1, or
  * pushes a "decode" error and returns 0.  null decodes to nil.
@@ -78,8 +102,9 @@ NUON_INTERNAL int nuon_decode_json(lua_State *L, const char *buf, size_t len, in
 /* Prepares the decoder's interned key strings (idempotent). */
 NUON_INTERNAL void nuon_decode_open(lua_State *L);
 
-/* Pushes a new table: enum name -> sequence of allowed values. */
-NUON_INTERNAL void nuon_schema_push_enums(lua_State *L);
+/* Pushes a new table: enum name -> sequence of known values, or with
+ * provenance set, enum name -> { value -> "seed" | "added YYYY-MM" ... }. */
+NUON_INTERNAL void nuon_schema_push_enums(lua_State *L, int provenance);
 
 /* ---- transfer.c: one HTTP transfer's state, outside Lua ------------------- */
 
@@ -101,6 +126,7 @@ typedef struct nuon_transfer {
   long long offset, limit, number;
   char retry_after[64];
   char location[256];
+  char api_version[64]; /* X-Nuon-API-Version, "" when absent */
   char errbuf[CURL_ERROR_SIZE];
 } nuon_transfer;
 
@@ -130,8 +156,8 @@ typedef struct nuon_outcome {
 NUON_INTERNAL nuon_outcome nuon_transfer_outcome(const nuon_transfer *t, CURL *curl, CURLcode code);
 /*
  * Pushes the Lua result of a finished request: the decoded runs (with .page)
- * and returns 1, or an error object and returns 0.  attempts is reported in
- * errors.
+ * or, opts->single, the run (with core.meta), and returns 1; or an error
+ * object and returns 0.  attempts is reported in errors.
  */
 NUON_INTERNAL int nuon_transfer_push_result(lua_State *L, const nuon_transfer *t,
                                             const nuon_outcome *o, int attempts,
@@ -169,13 +195,18 @@ NUON_INTERNAL nuon_client *nuon_check_client(lua_State *L);
 NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id,
                                         size_t n, long long limit, long long offset,
                                         long long page);
+/* Pushes the URL of one run: {base}/v1/installs/{id}/sandbox-runs/{run_id}. */
+NUON_INTERNAL void nuon_client_push_run_url(lua_State *L, const nuon_client *c, const char *id,
+                                            size_t n, const char *run_id, size_t rn);
 /* Optional non-negative integer argument, -1 when nil. */
 NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
 
 /* ---- request.c: a non-blocking request driven by an external loop ------- */
 
-/* c:start(install_id [, limit, offset, page, strict]) -> nuon.request */
+/* c:start(install_id [, limit, offset, page, strict, known_values]) -> nuon.request */
 NUON_INTERNAL int nuon_request_start(lua_State *L);
+/* c:start_run(install_id, run_id [, strict, known_values]) -> nuon.request */
+NUON_INTERNAL int nuon_request_start_run(lua_State *L);
 
 /* ---- multi.c: many installs at once on libcurl's multi interface ------- */
 

@@ -2,7 +2,8 @@
  * request.c - a non-blocking request (nuon.request) that an external event
  * loop drives: libcurl's multi-socket API underneath.
  *
- *   local req = c:start(install_id [, limit, offset, page, strict])
+ *   local req = c:start(install_id [, limit, offset, page, strict, known_values])
+ *   local req = c:start_run(install_id, run_id [, strict, known_values])  one run
  *   req:sockets()     -> { [fd] = "r" | "w" | "rw" }  what to wait on now
  *   req:timeout()     -> seconds until step() is due anyway, or nil
  *   req:step([fd, events]) -> done   after fd became ready ("r", "w", "rw"),
@@ -49,6 +50,7 @@ typedef struct nuon_request {
   uint64_t rng;
   nuon_outcome outcome;
   nuon_decode_opts opts;
+  int known_ref; /* registry reference of known_values, LUA_NOREF: none */
 } nuon_request;
 
 static double now_mono(void) {
@@ -77,6 +79,8 @@ static void request_release(nuon_request *r) {
 static int request_close(lua_State *L) {
   nuon_request *r = check_request(L);
   request_release(r);
+  luaL_unref(L, LUA_REGISTRYINDEX, r->known_ref);
+  r->known_ref = LUA_NOREF;
   if (r->state != REQ_DONE) {
     r->state = REQ_DONE;
     r->outcome.code = CURLE_ABORTED_BY_CALLBACK;
@@ -243,7 +247,15 @@ static int push_result(lua_State *L, nuon_request *r) {
     nuon_error_setbool(L, "retryable", 1);
     return 2;
   }
-  if (nuon_transfer_push_result(L, &r->t, &r->outcome, r->attempt, &r->opts)) return 1;
+  {
+    nuon_decode_opts opts = r->opts;
+    int ok;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->known_ref); /* nil for LUA_NOREF */
+    opts.known = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+    ok = nuon_transfer_push_result(L, &r->t, &r->outcome, r->attempt, &opts);
+    lua_remove(L, -2);
+    if (ok) return 1;
+  }
   nuon_error_scrub(L, -1, r->headers);
   lua_pushnil(L);
   lua_insert(L, -2);
@@ -308,25 +320,24 @@ static void ensure_metatable(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, REQUEST_MT);
 }
 
-/* c:start(install_id [, limit, offset, page, strict]) */
-int nuon_request_start(lua_State *L) {
-  nuon_client *c = nuon_check_client(L);
+/* A new request of client c for the URL at url_idx, decoded with opts
+ * (opts->known: a stack index, kept by reference); pushes it. */
+static int request_new(lua_State *L, nuon_client *c, int url_idx, const nuon_decode_opts *opts) {
   nuon_request *r;
   struct curl_slist *h;
-  size_t n;
-  const char *id = luaL_checklstring(L, 2, &n);
-  long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
-            page = nuon_opt_count(L, 5);
-  int strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
 
   r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
   r->timer_at = -1;
+  r->known_ref = LUA_NOREF;
   r->state = REQ_DONE; /* until everything is acquired */
   ensure_metatable(L);
   lua_setmetatable(L, -2);
+  if (opts->known) {
+    lua_pushvalue(L, opts->known);
+    r->known_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
 
   for (h = c->headers; h; h = h->next) {
     struct curl_slist *l = curl_slist_append(r->headers, h->data);
@@ -343,14 +354,45 @@ int nuon_request_start(lua_State *L) {
   curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   r->t.max_body = c->t.max_body;
   nuon_transfer_attach(&r->t, r->easy);
-  nuon_client_push_url(L, c, id, n, limit, offset, page);
-  curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, -1));
-  lua_pop(L, 1);
+  curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, url_idx));
   r->retries = c->retries;
   r->max_backoff = c->max_backoff;
   r->rng = nuon_rng_seed(r);
-  r->opts.strict = strict;
-  r->opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  r->opts = *opts;
+  r->opts.known = 0; /* in known_ref */
   start_attempt(r);
   return 1;
+}
+
+/* c:start(install_id [, limit, offset, page, strict, known_values]) */
+int nuon_request_start(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  nuon_decode_opts opts;
+  size_t n;
+  const char *id = luaL_checklstring(L, 2, &n);
+  long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
+            page = nuon_opt_count(L, 5);
+  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
+  nuon_decode_opts_read(L, &opts, c->strict, 6, 7);
+  lua_settop(L, 7);
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  nuon_client_push_url(L, c, id, n, limit, offset, page);
+  return request_new(L, c, 8, &opts);
+}
+
+/* c:start_run(install_id, run_id [, strict, known_values]) */
+int nuon_request_start_run(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  nuon_decode_opts opts;
+  size_t n, rn;
+  const char *id = luaL_checklstring(L, 2, &n);
+  const char *run_id = luaL_checklstring(L, 3, &rn);
+  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
+  luaL_argcheck(L, rn > 0, 3, "run id must not be empty");
+  nuon_decode_opts_read(L, &opts, c->strict, 4, 5);
+  opts.single = 1;
+  lua_settop(L, 5);
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  nuon_client_push_run_url(L, c, id, n, run_id, rn);
+  return request_new(L, c, 6, &opts);
 }

@@ -2,10 +2,18 @@
  * schema.c - the sandbox-run schema and its enums as static C tables.
  *
  * Transcribed from ../shared/spec/sandbox_runs.schema.json (the seed
- * revision): fields in the schema's (alphabetical) order, enum values in the
- * schema's order.  The one addition is a run's post-seed `runner_jobs`, an
- * array of app.RunnerJob.  Each list is an X-macro so that field counts and
- * key-table slots are computed by the compiler, not by hand.
+ * revision): fields in the schema's (alphabetical) order, then the fields
+ * today's server added (../shared/spec/NOTES.md (c)).  Each list is an X-macro
+ * so that field counts and key-table slots are computed by the compiler, not
+ * by hand.
+ *
+ * The enums are the one table of every value the real API has sent, each
+ * with its provenance: "seed" (on the 2024 page), "added YYYY-MM" (first seen
+ * in the SDKs or the server that month), and ", removed YYYY-MM" when the
+ * server stopped writing it (old rows keep it, so it stays known).  Values
+ * come in that order: the seed's in its order, then the others by date.
+ * nuon.enums, nuon.enum_provenance and the decoder's checks all come from
+ * here; the README's table is checked against it (spec/enums_spec.lua).
  */
 #include "schema.h"
 
@@ -27,10 +35,12 @@
   F(log_stream, O(LOG_STREAM))               \
   F(run_type, E(RUN_TYPE))                   \
   F(runner_job, O(RUNNER_JOB))               \
-  F(status, S) /* no enum: an open set */    \
+  F(status, E(RUN_STATUS))                   \
   F(status_description, S)                   \
   F(updated_at, S)                           \
-  F(runner_jobs, A(RUNNER_JOB)) /* post-seed */
+  /* post-seed */                            \
+  F(runner_jobs, A(RUNNER_JOB))              \
+  F(status_v2, O(STATUS_V2))
 
 /* app.AppSandboxConfig */
 #define SANDBOX_CONFIG_FIELDS(F)             \
@@ -176,44 +186,132 @@
   F(success, B)                              \
   F(updated_at, S)
 
+/* app.CompositeStatus (a run's status_v2; metadata is any JSON, kept) */
+#define STATUS_V2_FIELDS(F)                  \
+  F(created_at_ts, I)                        \
+  F(created_by_id, S)                        \
+  F(history, A(STATUS_V2))                   \
+  F(status, E(COMPOSITE_STATUS))             \
+  F(status_human_description, S)
+
+/* ---- enums: V(value, provenance) ------------------------------------------- */
+
+#define SEED "seed"
+
 /* app.SandboxRunType */
-#define RUN_TYPE_VALUES(V) V("provision") V("reprovision") V("deprovision")
+#define RUN_TYPE_VALUES(V) V("provision", SEED) V("reprovision", SEED) V("deprovision", SEED)
 
 /* app.RunnerJobStatus */
 #define JOB_STATUS_VALUES(V)                                                    \
-  V("queued") V("available") V("in-progress") V("finished") V("failed")        \
-  V("timed-out") V("not-attempted") V("cancelled") V("unknown")
+  V("queued", SEED) V("available", SEED) V("in-progress", SEED)                \
+  V("finished", SEED) V("failed", SEED) V("timed-out", SEED)                   \
+  V("not-attempted", SEED) V("cancelled", SEED) V("unknown", SEED)
 
 /* app.RunnerJobGroup ("" is AppRunnerJobGroupEmpty) */
 #define JOB_GROUP_VALUES(V)                                                     \
-  V("health-checks") V("sync") V("build") V("deploy") V("sandbox") V("runner") \
-  V("operations") V("user") V("") V("any")
+  V("health-checks", SEED) V("sync", SEED) V("build", SEED) V("deploy", SEED)  \
+  V("sandbox", SEED) V("runner", SEED) V("operations", SEED)                   \
+  V("user", "seed, removed 2025-01") V("", SEED) V("any", SEED)                \
+  V("actions", "added 2025-01") V("management", "added 2025-07")
 
-/* app.RunnerJobOperationType */
+/* app.RunnerJobOperationType: the plan/apply split replaced the old three */
 #define JOB_OPERATION_VALUES(V)                                                 \
-  V("exec") V("apply") V("destroy") V("plan-only") V("build") V("unknown")
+  V("exec", SEED) V("apply", "seed, removed 2025-06")                          \
+  V("destroy", "seed, removed 2025-06") V("plan-only", "seed, removed 2025-06") \
+  V("build", SEED) V("unknown", SEED)                                          \
+  V("create-apply-plan", "added 2025-06") V("create-teardown-plan", "added 2025-06") \
+  V("apply-plan", "added 2025-06")
 
-/* app.RunnerJobType */
+/* app.RunnerJobType; "unknown" is the server's untyped constant (HEAD,
+ * 2025-12); the 2026-08 ones are nuon-python's (api 0.19.1125) */
 #define JOB_TYPE_VALUES(V)                                                      \
-  V("health-check") V("docker-build") V("container-image-build")               \
-  V("terraform-module-build") V("helm-chart-build") V("noop-build")            \
-  V("oci-sync") V("noop-sync") V("terraform-deploy") V("helm-chart-deploy")    \
-  V("job-deploy") V("noop-deploy") V("shut-down") V("noop")                    \
-  V("sandbox-terraform") V("runner-helm") V("runner-terraform")                \
-  V("runner-local")
+  V("health-check", SEED) V("docker-build", SEED)                              \
+  V("container-image-build", SEED) V("terraform-module-build", SEED)           \
+  V("helm-chart-build", SEED) V("noop-build", SEED) V("oci-sync", SEED)        \
+  V("noop-sync", SEED) V("terraform-deploy", SEED) V("helm-chart-deploy", SEED) \
+  V("job-deploy", SEED) V("noop-deploy", SEED) V("shut-down", SEED)            \
+  V("noop", SEED) V("sandbox-terraform", SEED) V("runner-helm", SEED)          \
+  V("runner-terraform", SEED) V("runner-local", SEED)                          \
+  V("actions-workflow", "added 2025-01") V("update-version", "added 2025-02")  \
+  V("sandbox-sync-secrets", "added 2025-05")                                   \
+  V("sandbox-terraform-plan", "added 2025-06")                                 \
+  V("app-config-sync", "added 2025-07, removed 2025-07")                       \
+  V("mng-vm-shut-down", "added 2025-07") V("mng-shut-down", "added 2025-07")   \
+  V("mng-runner-update-version", "added 2025-07")                              \
+  V("mng-runner-restart", "added 2025-07")                                     \
+  V("kubernetes-manifest-deploy", "added 2025-07") V("unknown", "added 2025-12") \
+  V("fetch-image-metadata", "added 2026-08")                                   \
+  V("kubernetes-manifest-build", "added 2026-08")                              \
+  V("mng-fetch-token", "added 2026-08") V("pulumi-build", "added 2026-08")     \
+  V("pulumi-deploy", "added 2026-08") V("sandbox-build", "added 2026-08")      \
+  V("sandbox-pulumi", "added 2026-08")
 
 /* app.RunnerJobExecutionStatus */
 #define EXECUTION_STATUS_VALUES(V)                                              \
-  V("pending") V("initializing") V("in-progress") V("cleaning-up")             \
-  V("finished") V("failed") V("timed-out") V("not-attempted") V("cancelled")   \
-  V("unknown")
+  V("pending", SEED) V("initializing", SEED) V("in-progress", SEED)            \
+  V("cleaning-up", SEED) V("finished", SEED) V("failed", SEED)                 \
+  V("timed-out", SEED) V("not-attempted", SEED) V("cancelled", SEED)           \
+  V("unknown", SEED)
+
+/* A run's own status: no enum on the 2024 page (swaggertype string), the
+ * server's SandboxRunStatus constants of December 2024 ("seed") and those
+ * added since (NOTES.md (d)); and since 2025-06 any app.Status, which the
+ * model copies from status_v2.status (the composite set below). */
+#define RUN_STATUS_VALUES(V)                                                    \
+  V("active", SEED) V("error", SEED) V("queued", SEED)                         \
+  V("deprovisioning", SEED) V("provisioning", SEED) V("reprovisioning", SEED)  \
+  V("access_error", SEED) V("unknown", SEED) V("empty", SEED)                  \
+  V("deprovisioned", "added 2025-01") V("cancelled", "added 2025-05")          \
+  V("pending-approval", "added 2025-06") V("approval-denied", "added 2025-06") \
+  V("planning", "added 2025-06") V("applying", "added 2025-06")                \
+  V("pending", "added 2025-06") V("in-progress", "added 2025-06")              \
+  V("checking-plan", "added 2025-06") V("success", "added 2025-06")            \
+  V("not-attempted", "added 2025-06") V("retrying", "added 2025-06")           \
+  V("discarded", "added 2025-06") V("user-skipped", "added 2025-06")           \
+  V("auto-skipped", "added 2025-06") V("generating", "added 2025-06")          \
+  V("awaiting-user-run", "added 2025-06") V("outdated", "added 2025-06")       \
+  V("expired", "added 2025-06") V("approved", "added 2025-06")                 \
+  V("drifted", "added 2025-06") V("no-drift", "added 2025-06")                 \
+  V("approval-expired", "added 2025-06") V("approval-retry", "added 2025-06")  \
+  V("building", "added 2025-06") V("deleting", "added 2025-06")                \
+  V("noop", "added 2025-06") V("approval-awaiting", "added 2025-06")           \
+  V("awaiting-approval", "added 2025-06, removed 2025-12")                     \
+  V("drift-detected", "added 2025-08")                                         \
+  V("failed-pending-retry", "added 2026-08") V("warning", "added 2026-08")
+
+/* A run's status_v2.status (new in 2025-06, with status_v2): app.Status, and
+ * the SandboxRunStatus values the sandbox-run code writes into it too ("the
+ * composite status is usually the same string", NOTES.md (d)).
+ * awaiting-approval was in the first version only (gone at HEAD, 2025-12). */
+#define COMPOSITE_STATUS_VALUES(V)                                              \
+  V("error", "added 2025-06") V("pending", "added 2025-06")                    \
+  V("in-progress", "added 2025-06") V("checking-plan", "added 2025-06")        \
+  V("success", "added 2025-06") V("not-attempted", "added 2025-06")            \
+  V("cancelled", "added 2025-06") V("retrying", "added 2025-06")               \
+  V("discarded", "added 2025-06") V("user-skipped", "added 2025-06")           \
+  V("auto-skipped", "added 2025-06") V("planning", "added 2025-06")            \
+  V("applying", "added 2025-06") V("queued", "added 2025-06")                  \
+  V("generating", "added 2025-06") V("awaiting-user-run", "added 2025-06")     \
+  V("provisioning", "added 2025-06") V("active", "added 2025-06")              \
+  V("outdated", "added 2025-06") V("expired", "added 2025-06")                 \
+  V("approved", "added 2025-06") V("drifted", "added 2025-06")                 \
+  V("no-drift", "added 2025-06") V("approval-expired", "added 2025-06")        \
+  V("approval-denied", "added 2025-06") V("approval-retry", "added 2025-06")   \
+  V("building", "added 2025-06") V("deleting", "added 2025-06")                \
+  V("noop", "added 2025-06") V("approval-awaiting", "added 2025-06")           \
+  V("awaiting-approval", "added 2025-06, removed 2025-12")                     \
+  V("deprovisioned", "added 2025-06") V("deprovisioning", "added 2025-06")     \
+  V("reprovisioning", "added 2025-06") V("access_error", "added 2025-06")      \
+  V("unknown", "added 2025-06") V("empty", "added 2025-06")                    \
+  V("pending-approval", "added 2025-06") V("drift-detected", "added 2025-08")  \
+  V("failed-pending-retry", "added 2026-08") V("warning", "added 2026-08")
 
 /* ---- expansion ------------------------------------------------------------ */
 
 #define FIELD_ENTRY(name, kind_ref) {#name, "\"" #name "\":", sizeof #name - 1, kind_ref},
 #define FIELD_COUNT(name, kind_ref) +1
-#define VALUE_ENTRY(s) {s, sizeof s - 1},
-#define VALUE_COUNT(s) +1
+#define VALUE_ENTRY(s, since) {s, sizeof s - 1, since},
+#define VALUE_COUNT(s, since) +1
 
 #define DEFINE_TYPE(T)                                           \
   static const nuon_field T##_fields[] = {T##_FIELDS(FIELD_ENTRY)}; \
@@ -235,6 +333,7 @@ DEFINE_TYPE(LOG_STREAM)
 DEFINE_TYPE(RUNNER_JOB)
 DEFINE_TYPE(EXECUTION)
 DEFINE_TYPE(RESULT)
+DEFINE_TYPE(STATUS_V2)
 
 DEFINE_ENUM(RUN_TYPE)
 DEFINE_ENUM(JOB_STATUS)
@@ -242,6 +341,8 @@ DEFINE_ENUM(JOB_GROUP)
 DEFINE_ENUM(JOB_OPERATION)
 DEFINE_ENUM(JOB_TYPE)
 DEFINE_ENUM(EXECUTION_STATUS)
+DEFINE_ENUM(RUN_STATUS)
+DEFINE_ENUM(COMPOSITE_STATUS)
 
 /* Key-table slots: each list starts where the previous one ends. */
 enum {
@@ -257,13 +358,16 @@ enum {
   RUNNER_JOB_KEY = LOG_STREAM_KEY + LOG_STREAM_N,
   EXECUTION_KEY = RUNNER_JOB_KEY + RUNNER_JOB_N,
   RESULT_KEY = EXECUTION_KEY + EXECUTION_N,
-  RUN_TYPE_KEY = RESULT_KEY + RESULT_N,
+  STATUS_V2_KEY = RESULT_KEY + RESULT_N,
+  RUN_TYPE_KEY = STATUS_V2_KEY + STATUS_V2_N,
   JOB_STATUS_KEY = RUN_TYPE_KEY + RUN_TYPE_N,
   JOB_GROUP_KEY = JOB_STATUS_KEY + JOB_STATUS_N,
   JOB_OPERATION_KEY = JOB_GROUP_KEY + JOB_GROUP_N,
   JOB_TYPE_KEY = JOB_OPERATION_KEY + JOB_OPERATION_N,
   EXECUTION_STATUS_KEY = JOB_TYPE_KEY + JOB_TYPE_N,
-  END_KEY = EXECUTION_STATUS_KEY + EXECUTION_STATUS_N
+  RUN_STATUS_KEY = EXECUTION_STATUS_KEY + EXECUTION_STATUS_N,
+  COMPOSITE_STATUS_KEY = RUN_STATUS_KEY + RUN_STATUS_N,
+  END_KEY = COMPOSITE_STATUS_KEY + COMPOSITE_STATUS_N
 };
 
 /* The decoder keeps seen fields in a 64-bit mask. */
@@ -292,6 +396,7 @@ const nuon_type nuon_schema_types[NUON_NTYPES] = {
   TYPE_ENTRY(RUNNER_JOB, "app.RunnerJob"),
   TYPE_ENTRY(EXECUTION, "app.RunnerJobExecution"),
   TYPE_ENTRY(RESULT, "app.RunnerJobExecutionResult"),
+  TYPE_ENTRY(STATUS_V2, "app.CompositeStatus"),
 };
 
 #define ENUM_ENTRY(N, lua_name) {lua_name, N##_values, N##_N, N##_KEY}
@@ -303,9 +408,12 @@ const nuon_enum nuon_schema_enums[NUON_NENUMS] = {
   ENUM_ENTRY(JOB_OPERATION, "runner_job_operation"),
   ENUM_ENTRY(JOB_TYPE, "runner_job_type"),
   ENUM_ENTRY(EXECUTION_STATUS, "runner_job_execution_status"),
+  ENUM_ENTRY(RUN_STATUS, "run_status"),
+  ENUM_ENTRY(COMPOSITE_STATUS, "composite_status"),
 };
 
 const int nuon_schema_nkeys = END_KEY - 1;
+const int nuon_schema_nfield_keys = RUN_TYPE_KEY - 1;
 
 #define RUN_INDEX(name, kind_ref) RUN_I_##name,
 enum { RUN_FIELDS(RUN_INDEX) RUN_I_END };
@@ -332,15 +440,21 @@ void nuon_schema_push_keys(lua_State *L) {
   }
 }
 
-void nuon_schema_push_enums(lua_State *L) {
+void nuon_schema_push_enums(lua_State *L, int provenance) {
   int e, i;
   lua_createtable(L, 0, NUON_NENUMS);
   for (e = 0; e < NUON_NENUMS; e++) {
     const nuon_enum *en = &nuon_schema_enums[e];
-    lua_createtable(L, en->nvalues, 0);
+    if (provenance) lua_createtable(L, 0, en->nvalues);
+    else lua_createtable(L, en->nvalues, 0);
     for (i = 0; i < en->nvalues; i++) {
       lua_pushlstring(L, en->values[i].s, en->values[i].len);
-      lua_rawseti(L, -2, i + 1);
+      if (provenance) {
+        lua_pushstring(L, en->values[i].since);
+        lua_rawset(L, -3);
+      } else {
+        lua_rawseti(L, -2, i + 1);
+      }
     }
     lua_setfield(L, -2, en->name);
   }

@@ -2,8 +2,8 @@
  * schema.h - the sandbox-run schema as static C tables (schema.c), read by
  * the decoder (decode.c).
  *
- * Twelve object types and six enums from ../shared/spec/sandbox_runs.schema.json,
- * plus the post-seed `runner_jobs` array of a run.  Every field name and enum
+ * The object types and enums of ../shared/spec/sandbox_runs.schema.json, plus
+ * what today's server added (runner_jobs, status_v2, the run status enums).  Every field name and enum
  * value has a slot in the decoder's key table (a Lua table of interned
  * strings): a type's fields occupy slots key .. key + nfields - 1, an enum's
  * values slots key .. key + nvalues - 1.
@@ -38,6 +38,7 @@ enum nuon_type_id {
   NUON_T_RUNNER_JOB,     /* app.RunnerJob */
   NUON_T_EXECUTION,      /* app.RunnerJobExecution */
   NUON_T_RESULT,         /* app.RunnerJobExecutionResult */
+  NUON_T_STATUS_V2,      /* app.CompositeStatus */
   NUON_NTYPES
 };
 
@@ -49,13 +50,15 @@ enum nuon_enum_id {
   NUON_E_JOB_OPERATION,
   NUON_E_JOB_TYPE,
   NUON_E_EXECUTION_STATUS,
+  NUON_E_RUN_STATUS,
+  NUON_E_COMPOSITE_STATUS,
   NUON_NENUMS
 };
 
 /* No type has more fields than this (seen-field sets are 64-bit masks). */
 #define NUON_SCHEMA_MAX_FIELDS 32
 /* Key-table slots are 1 .. nuon_schema_nkeys <= NUON_SCHEMA_MAX_KEYS. */
-#define NUON_SCHEMA_MAX_KEYS 256
+#define NUON_SCHEMA_MAX_KEYS 512
 
 typedef struct nuon_field {
   const char *name;
@@ -75,6 +78,7 @@ typedef struct nuon_type {
 typedef struct nuon_enum_value {
   const char *s;
   unsigned char len;
+  const char *since; /* provenance: "seed", "added 2025-06", "seed, removed 2025-06" */
 } nuon_enum_value;
 
 typedef struct nuon_enum {
@@ -86,8 +90,10 @@ typedef struct nuon_enum {
 
 NUON_INTERNAL extern const nuon_type nuon_schema_types[NUON_NTYPES];
 NUON_INTERNAL extern const nuon_enum nuon_schema_enums[NUON_NENUMS];
-/* Number of key-table slots (they are 1 .. nuon_schema_nkeys). */
+/* Number of key-table slots (they are 1 .. nuon_schema_nkeys); the field
+ * names come first, in slots 1 .. nuon_schema_nfield_keys. */
 NUON_INTERNAL extern const int nuon_schema_nkeys;
+NUON_INTERNAL extern const int nuon_schema_nfield_keys;
 /* Indexes of a run's `runner_job` and `runner_jobs` fields (the bridge). */
 NUON_INTERNAL extern const int nuon_schema_run_runner_job;
 NUON_INTERNAL extern const int nuon_schema_run_runner_jobs;

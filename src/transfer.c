@@ -22,6 +22,7 @@ void nuon_transfer_reset(nuon_transfer *t) {
   t->offset = t->limit = t->number = 0;
   t->retry_after[0] = '\0';
   t->location[0] = '\0';
+  t->api_version[0] = '\0';
   t->errbuf[0] = '\0';
 }
 
@@ -93,7 +94,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
   if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     /* a new header block (after 1xx or a proxy's CONNECT): start over */
     t->has_next = t->has_offset = t->has_limit = t->has_number = 0;
-    t->retry_after[0] = t->location[0] = '\0';
+    t->retry_after[0] = t->location[0] = t->api_version[0] = '\0';
     return n;
   }
   if (HEADER_IS(line, n, "x-nuon-page-next:")) {
@@ -109,6 +110,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
   } else if (HEADER_IS(line, n, "x-nuon-page-number:")) {
     header_value(line + 19, n - 19, val, sizeof val);
     t->has_number = parse_ll(val, &t->number);
+  } else if (HEADER_IS(line, n, "x-nuon-api-version:")) {
+    header_value(line + 19, n - 19, t->api_version, sizeof t->api_version);
   } else if (HEADER_IS(line, n, "retry-after:")) {
     header_value(line + 12, n - 12, t->retry_after, sizeof t->retry_after);
   } else if (HEADER_IS(line, n, "location:")) {
@@ -352,13 +355,21 @@ int nuon_transfer_push_result(lua_State *L, const nuon_transfer *t, const nuon_o
     push_http_error(L, t, o, attempts);
     return 0;
   }
-  if (!nuon_decode_runs(L, t->body ? t->body : "", t->len, opts)) {
+  if (!(opts->single ? nuon_decode_run : nuon_decode_runs)(L, t->body ? t->body : "", t->len, opts)) {
     nuon_error_setint(L, "status", o->status);
     nuon_error_setbool(L, "retryable", 0);
     nuon_error_setint(L, "attempts", attempts); /* a 200 may follow retries */
     return 0;
   }
-  lua_createtable(L, 0, 4);
+  if (opts->single) {
+    nuon_meta_set(L, t->api_version[0] ? t->api_version : NULL);
+    return 1;
+  }
+  lua_createtable(L, 0, 5);
+  if (t->api_version[0]) {
+    lua_pushstring(L, t->api_version);
+    lua_setfield(L, -2, "api_version");
+  }
   if (t->has_next) {
     lua_pushboolean(L, t->next);
     lua_setfield(L, -2, "next");

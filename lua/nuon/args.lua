@@ -6,6 +6,7 @@
 -- @module nuon.args
 local type, error, pairs, tostring = type, error, pairs, tostring
 local floor = math.floor
+local check_known_values = require("nuon.core").check_known_values
 
 local _M = {}
 
@@ -15,12 +16,33 @@ function _M.is_int(v)
 end
 local is_int = _M.is_int
 
---- Raises unless id is a non-empty string.
-function _M.install_id(fname, id, level)
+--- Raises unless id is a non-empty string (`name`: how to call it, "install_id").
+function _M.install_id(fname, id, level, name)
   if type(id) ~= "string" or id == "" then
-    error(("nuon: %s: install_id must be a non-empty string (got %s)"):format(
-      fname, type(id) == "string" and "an empty string" or type(id)), level or 3)
+    error(("nuon: %s: %s must be a non-empty string (got %s)"):format(
+      fname, name or "install_id", type(id) == "string" and "an empty string" or type(id)), level or 3)
   end
+end
+
+--- Raises unless id is a non-empty string (a run id).
+function _M.run_id(fname, id, level)
+  _M.install_id(fname, id, (level or 3) + 1, "run_id")
+end
+
+--- The known_values a call decodes with: the client's (checked by nuon.new)
+-- and the call's, together (nil when neither has any).
+function _M.known_values(client_known, call_known)
+  if call_known == nil then return client_known end
+  if client_known == nil then return call_known end
+  local all = {}
+  for _, t in pairs{ client_known, call_known } do
+    for enum, values in pairs(t) do
+      local list = all[enum] or {}
+      for i = 1, #values do list[#list + 1] = values[i] end
+      all[enum] = list
+    end
+  end
+  return all
 end
 
 --- Checks an options table against `allowed` (name -> "count", "positive",
@@ -44,16 +66,26 @@ function _M.opts(fname, opts, allowed, level)
       error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), level)
     elseif want == "table" and type(v) ~= "table" then
       error(("nuon: %s: option '%s' must be a table"):format(fname, k), level)
+    elseif want == "known_values" then
+      local ok, msg = check_known_values(v)
+      if not ok then error(("nuon: %s: option '%s' %s"):format(fname, k, msg), level) end
     end
   end
   return opts
 end
 
 --- The options of one page (`sandbox_runs`, `url`, `start_sandbox_runs`).
-_M.RUNS = { limit = "count", offset = "count", page = "count", strict = "boolean" }
+_M.RUNS = { limit = "count", offset = "count", page = "count", strict = "boolean",
+  known_values = "known_values" }
+--- The options of one run (`sandbox_run`, `start_sandbox_run`).
+_M.RUN = { strict = "boolean", known_values = "known_values" }
 --- The options of the paging methods (`each_sandbox_run`, `all_sandbox_runs`).
-_M.PAGES = { page_size = "positive", where = "table", max = "count", strict = "boolean" }
+_M.PAGES = { page_size = "positive", where = "table", max = "count", strict = "boolean",
+  known_values = "known_values" }
 --- The options of `sandbox_runs_many`.
-_M.MANY = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean" }
+_M.MANY = { concurrency = "positive", limit = "count", offset = "count", strict = "boolean",
+  known_values = "known_values" }
+--- The options of `decode_sandbox_runs`.
+_M.DECODE = { strict = "boolean", max_depth = "positive", known_values = "known_values" }
 
 return _M

@@ -28,9 +28,12 @@ function Client.new(opts)
     base_url = s.base_url,
     org_id = s.org_id,
     strict = s.strict,
+    known_values = s.known_values,
     page_size = 100,
   }, mt)
 end
+
+local known = args.known_values
 
 function mt.__tostring(self)
   if self._core == nil then return "nuon.client (closed)" end
@@ -51,14 +54,47 @@ local closed_err = setmetatable({ kind = "config", message = "the client is clos
 
 --- Lists one page of an install's sandbox runs.
 -- @tparam string install_id
--- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
+-- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`, `known_values`
 -- @return runs (with `.page` and `.warnings`) or nil, err
 function Client:sandbox_runs(install_id, opts)
   args.install_id("sandbox_runs", install_id)
   opts = args.opts("sandbox_runs", opts, args.RUNS)
   local h = self._core
   if not h then return nil, closed_err end
-  return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict)
+  return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict,
+    known(self.known_values, opts.known_values))
+end
+
+--- One run: `GET {base_url}/v1/installs/{install_id}/sandbox-runs/{run_id}`
+-- (today's server; the install id is not checked by it).  A run that does not
+-- exist is `nil, err` with `err.kind == "http"` and `err.status == 404`.
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts `strict`, `known_values`
+-- @return the run (with `.warnings`, paths starting at the run:
+--   `.runner_jobs[1].status`; `nuon.meta(run).api_version`), or nil, err
+function Client:sandbox_run(install_id, run_id, opts)
+  args.install_id("sandbox_run", install_id)
+  args.run_id("sandbox_run", run_id)
+  opts = args.opts("sandbox_run", opts, args.RUN)
+  local h = self._core
+  if not h then return nil, closed_err end
+  return h:sandbox_run(install_id, run_id, opts.strict, known(self.known_values, opts.known_values))
+end
+
+--- Starts the request of `sandbox_run` without blocking, for an event loop
+-- to drive (as `start_sandbox_runs`); `req:result()` gives run | nil, err.
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts `strict`, `known_values`
+-- @return a nuon.request, or nil, err when the client is closed
+function Client:start_sandbox_run(install_id, run_id, opts)
+  args.install_id("start_sandbox_run", install_id)
+  args.run_id("start_sandbox_run", run_id)
+  opts = args.opts("start_sandbox_run", opts, args.RUN)
+  local h = self._core
+  if not h then return nil, closed_err end
+  return h:start_run(install_id, run_id, opts.strict, known(self.known_values, opts.known_values))
 end
 
 
@@ -69,11 +105,11 @@ local function pages(self, fname, install_id, opts)
   opts = args.opts(fname, opts, args.PAGES, 4)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
                         max = opts.max }, 4) -- the same level as above
-  local strict = opts.strict
+  local strict, kv = opts.strict, known(self.known_values, opts.known_values)
   local next_run = p:runs(function(limit, offset)
     local h = self._core
     if not h then return nil, closed_err end
-    return h:sandbox_runs(install_id, limit, offset, nil, strict)
+    return h:sandbox_runs(install_id, limit, offset, nil, strict, kv)
   end)
   return next_run, p.warnings
 end
@@ -107,7 +143,8 @@ function Client:start_sandbox_runs(install_id, opts)
   opts = args.opts("start_sandbox_runs", opts, args.RUNS)
   local h = self._core
   if not h then return nil, closed_err end
-  return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict)
+  return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict,
+    known(self.known_values, opts.known_values))
 end
 
 
@@ -128,7 +165,8 @@ function Client:sandbox_runs_many(install_ids, opts)
   end
   local h = self._core
   if not h then return nil, closed_err end
-  return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict)
+  return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict,
+    known(self.known_values, opts.known_values))
 end
 
 --- The newest run of an install that matches `where`

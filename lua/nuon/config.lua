@@ -36,14 +36,14 @@ local DEFAULTS = {
 local ORDER = {
   "token", "org_id", "base_url", "config_file", "timeout", "connect_timeout", "retries",
   "max_backoff", "strict", "verify_tls", "ca_file", "proxy", "user_agent", "max_body",
-  "compress",
+  "compress", "known_values",
 }
 local KIND = {
   token = "string", org_id = "string", base_url = "url", config_file = "string",
   timeout = "positive", connect_timeout = "positive", retries = "retries",
   max_backoff = "nonnegative", strict = "boolean", verify_tls = "boolean",
   ca_file = "string", proxy = "string", user_agent = "string", max_body = "size",
-  compress = "boolean",
+  compress = "boolean", known_values = "known_values",
 }
 
 local MAX_RETRIES = 10
@@ -256,6 +256,9 @@ local function check_kind(kind, v)
     if not finite(v) or v ~= floor(v) or v < 0 or v > MAX_RETRIES then
       return "must be an integer from 0 to " .. MAX_RETRIES .. " (got " .. show(v) .. ")"
     end
+  elseif kind == "known_values" then
+    local ok, msg = require("nuon.core").check_known_values(v)
+    if not ok then return msg end
   elseif kind == "size" then
     if not finite(v) or v ~= floor(v) or v <= 0 then
       return "must be a positive integer (got " .. show(v) .. ")"

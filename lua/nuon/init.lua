@@ -19,8 +19,12 @@ local _M = {
   --- The version, "MAJOR.MINOR.PATCH" (the rockspec's).
   VERSION = core.VERSION,
   _VERSION = "lua-nuon " .. core.VERSION,
-  --- Each enum's allowed values as a sequence, e.g. `nuon.enums.run_type`.
+  --- Each enum's known values as a sequence, e.g. `nuon.enums.run_type`:
+  -- every value the real API has sent (README, "Today's API and the 2024 page").
   enums = core.enums,
+  --- Where each known value comes from: `nuon.enum_provenance.runner_job_operation["apply"]`
+  -- is `"seed, removed 2025-06"`; "seed", "added YYYY-MM", "..., removed YYYY-MM".
+  enum_provenance = core.enum_provenance,
   --- The metatable of error objects (tables with kind, message, ...).
   error_mt = core.error_mt,
 }
@@ -34,7 +38,8 @@ _M.new = client.new
 --- Decodes a sandbox-runs response body, with the same validation and the
 -- same errors as a live call.
 -- @tparam string json the response body
--- @tparam[opt] table opts `strict` (boolean), `max_depth` (integer)
+-- @tparam[opt] table opts `strict` (boolean), `max_depth` (integer),
+--   `known_values` (enum name -> sequence of values to accept besides nuon.enums)
 -- @return runs (with `.warnings`) or nil, err
 function _M.decode_sandbox_runs(json, opts)
   if type(json) ~= "string" then
@@ -43,8 +48,19 @@ function _M.decode_sandbox_runs(json, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("nuon.decode_sandbox_runs: argument 2 must be a table (got " .. type(opts) .. ")", 2)
   end
+  if opts and opts.known_values ~= nil then
+    local ok, msg = core.check_known_values(opts.known_values)
+    if not ok then error("nuon.decode_sandbox_runs: option 'known_values' " .. msg, 2) end
+  end
   return core.decode(json, opts)
 end
+
+--- The response metadata of a run from `sandbox_run`: `{ api_version = "0.19.1125" }`
+-- (the server's `X-Nuon-API-Version`, when it sent one), kept beside the run
+-- so that its fields stay the server's.  nil for other tables.
+-- @tparam table run
+-- @treturn ?table
+_M.meta = core.meta
 
 --- Returns the runs that match `where` (a new sequence).
 -- @tparam table runs a sequence of runs

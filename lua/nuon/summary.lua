@@ -6,19 +6,23 @@
 -- classification `summarize`, `client:wait_sandbox_run` and the examples use:
 --
 -- * `"success"` — final, the run did its job: `active`, `deprovisioned`,
---   `success`, `no-drift`, `noop`, `auto-skipped` (nothing to change);
+--   `success`, `no-drift`, `noop`, `auto-skipped` (nothing to change),
+--   `warning` (done, with warnings to read: nuon-python's newest value);
 -- * `"failure"` — final, it did not: `error`, `access_error`, `cancelled`,
 --   `approval-denied`, `approval-expired`, `failed`, `expired`, `timed-out`,
 --   `discarded`, `user-skipped`, `not-attempted`, `outdated`, and
---   `drift-detected` (the sandbox differs from its config and needs someone);
+--   `drift-detected` and `drifted` (the sandbox differs from its config and
+--   needs someone; today's drift checks write `drifted`);
 -- * `"in_progress"` — not final yet: `queued`, `pending`, `planning`,
 --   `applying`, `provisioning`, `reprovisioning`, `deprovisioning`,
 --   `pending-approval`, `approval-awaiting`, `awaiting-approval`,
 --   `approval-retry`, `approved`, `awaiting-user-run`, `in-progress`,
 --   `checking-plan`, `retrying`, `failed-pending-retry`, `generating`,
 --   `building`, `deleting`, `available`;
--- * `"unknown"` — anything else, including the server's own `unknown` and
---   `empty`, an absent status and values newer than this library.  An
+-- * `"unknown"` — the server's own `unknown` and `empty` (declared, rarely
+--   set, saying nothing about the run), an absent status, and values newer
+--   than this library.  Every value of `nuon.enums.run_status` and
+--   `nuon.enums.composite_status` is in exactly one of these lists.  An
 --   unknown status is **not final**: a run whose status this library does not
 --   know is waited on until the timeout (whose message names the status)
 --   rather than taken for finished with a guessed outcome.
@@ -41,12 +45,12 @@ local created_epoch, parse_time = filter.created_epoch, time.parse_uncached
 local _M = { _VERSION = core.VERSION }
 
 local SUCCESS = {
-  "active", "deprovisioned", "success", "no-drift", "noop", "auto-skipped",
+  "active", "deprovisioned", "success", "no-drift", "noop", "auto-skipped", "warning",
 }
 local FAILURE = {
   "error", "access_error", "cancelled", "approval-denied", "approval-expired", "failed",
   "expired", "timed-out", "discarded", "user-skipped", "not-attempted", "outdated",
-  "drift-detected",
+  "drift-detected", "drifted",
 }
 local IN_PROGRESS = {
   "queued", "pending", "planning", "applying", "provisioning", "reprovisioning",
@@ -73,13 +77,18 @@ for i = 1, #IN_PROGRESS do OUTCOME[IN_PROGRESS[i]] = "in_progress" end
 for i = 1, #FAILURE do OUTCOME[FAILURE[i]] = "failure" end
 for i = 1, #SUCCESS do OUTCOME[SUCCESS[i]] = "success" end
 
+-- known statuses that say nothing about the run: "unknown" on purpose
+local UNKNOWN = { "unknown", "empty" }
+
 --- The statuses of each outcome, as sequences (copies: changing them does
 -- not change the classification; pass `success`/`failure` options instead).
 -- @table statuses
 -- @field success final, the run did its job
 -- @field failure final, it did not
 -- @field in_progress not final yet
-_M.statuses = { success = copy(SUCCESS), failure = copy(FAILURE), in_progress = copy(IN_PROGRESS) }
+-- @field unknown known statuses classified "unknown" on purpose (`unknown`, `empty`)
+_M.statuses = { success = copy(SUCCESS), failure = copy(FAILURE), in_progress = copy(IN_PROGRESS),
+  unknown = copy(UNKNOWN) }
 
 --- Every final status (success and failure), as a sequence.
 _M.final_statuses = copy(SUCCESS)
