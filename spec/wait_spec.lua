@@ -55,10 +55,10 @@ local function recorder()
   end
 end
 
-local function requests_for(id)
+local function requests_for(id, route)
   local out = {}
   for _, r in ipairs(ts.requests()) do
-    if r.install_id == id then out[#out + 1] = r end
+    if r.install_id == id and (route == nil or r.route == route) then out[#out + 1] = r end
   end
   return out
 end
@@ -86,7 +86,13 @@ describe("client:wait_sandbox_run", function()
       { status = "active", previous = "provisioning", elapsed = 8.125, id = RUN_ID },
     }, calls)
     assert.same({ 1, 1.5, 2.25, 3.375 }, t.sleeps)
-    assert.equal(5, #requests_for(INSTALL))
+    -- one small request per poll, to the run's own path
+    local reqs = requests_for(INSTALL)
+    assert.equal(5, #reqs)
+    for _, r in ipairs(reqs) do
+      assert.equal("run", r.route)
+      assert.equal("/v1/installs/" .. INSTALL .. "/sandbox-runs/" .. RUN_ID, r.uri)
+    end
   end)
 
   it("returns a run that is already final after one poll, on_change called once", function()
@@ -211,8 +217,22 @@ describe("client:wait_sandbox_run", function()
     assert.equal(4, #requests_for(INSTALL))
   end)
 
-  it("times out on a run that never shows up, looking through the newest 100", function()
+  it("times out on a run that never shows up (404), one request per poll", function()
     ts.install{ id = INSTALL, count = 150, seed = 4 }
+    local t = fake_time()
+    local run, err = c:wait_sandbox_run(INSTALL, RUN_ID, { timeout = 5, clock = t.clock, sleep = t.sleep })
+    assert.is_nil(run)
+    assert.equal("run " .. RUN_ID .. " of install " .. INSTALL .. " not found (HTTP 404) after 5.0s"
+      .. " (timeout 5s)", err.message)
+    assert.is_nil(err.run_status)
+    local reqs = requests_for(INSTALL)
+    assert.equal(2, #reqs) -- a poll at 0 and one at the deadline
+    for _, r in ipairs(reqs) do assert.equal("run", r.route) end
+  end)
+
+  it("falls back to scanning the newest 100 on a server without the single-run route", function()
+    ts.install{ id = INSTALL, count = 150, seed = 4 }
+    ts.without_run_route(INSTALL)
     local t = fake_time()
     local run, err = c:wait_sandbox_run(INSTALL, RUN_ID, { timeout = 5, clock = t.clock, sleep = t.sleep })
     assert.is_nil(run)
@@ -220,20 +240,21 @@ describe("client:wait_sandbox_run", function()
       .. INSTALL .. " after 5.0s (timeout 5s)", err.message)
     assert.is_nil(err.run_status)
     assert.is_nil(err.run)
-    -- a poll at 0 and one at the deadline, each a page of 10 and one of 90
-    local reqs = requests_for(INSTALL)
-    assert.equal(4, #reqs)
-    for i = 1, 3, 2 do
-      assert.equal("10", reqs[i].args.limit)
-      assert.equal("0", reqs[i].args.offset or "0")
-      assert.equal("90", reqs[i + 1].args.limit)
-      assert.equal("10", reqs[i + 1].args.offset)
-    end
+    -- the route asked once (gin's plain 404); then a poll at 0, a page of 10
+    -- and one of 90, and one at the deadline, which pages no further than
+    -- its first page: the timeout holds inside the paging loop
+    assert.equal(1, #requests_for(INSTALL, "run"))
+    local reqs = requests_for(INSTALL, "runs")
+    assert.equal(3, #reqs)
+    assert.same({ limit = "10", offset = "0" }, reqs[1].args)
+    assert.same({ limit = "90", offset = "10" }, reqs[2].args)
+    assert.same({ limit = "10", offset = "0" }, reqs[3].args)
     assert.same({ 5 }, t.sleeps)
   end)
 
-  it("finds a run beyond the first page, within search", function()
+  it("finds a run beyond the first page, within search, when it scans", function()
     ts.install{ id = INSTALL, count = 150, seed = 4 }
+    ts.without_run_route(INSTALL)
     local runs = assert(c:sandbox_runs(INSTALL, { limit = 50, offset = 20 }))
     local target = runs[31] -- the 51st newest run
     local calls, on_change = recorder()
@@ -251,7 +272,26 @@ describe("client:wait_sandbox_run", function()
     assert.matches("not found among the 50 newest runs", err2.message)
   end)
 
-  it("says so when a run seen earlier is no longer listed", function()
+  it("finds any run in one request when the route is there", function()
+    ts.install{ id = INSTALL, count = 150, seed = 4 }
+    local runs = assert(c:sandbox_runs(INSTALL, { limit = 10, offset = 140 }))
+    ts.clear_requests()
+    local run = assert(c:wait_sandbox_run(INSTALL, runs[10].id, { final = function() return true end }))
+    assert.equal(runs[10].id, run.id)
+    assert.equal(1, #ts.requests())
+  end)
+
+  it("says so when a run seen earlier is no longer found", function()
+    local t = fake_time{ "applying", function() serve(new_run(OTHER_ID, "queued")) end }
+    local run, err = c:wait_sandbox_run(INSTALL, RUN_ID, { timeout = 20, clock = t.clock, sleep = t.sleep })
+    assert.is_nil(run)
+    assert.equal("run " .. RUN_ID .. " (last seen 'applying') is no longer found (HTTP 404)"
+      .. " after 20.0s (timeout 20s)", err.message)
+    assert.equal("applying", err.run_status)
+  end)
+
+  it("says so when a run seen earlier is no longer listed, when it scans", function()
+    ts.without_run_route(INSTALL)
     local t = fake_time{ "applying", function() serve(new_run(OTHER_ID, "queued")) end }
     local run, err = c:wait_sandbox_run(INSTALL, RUN_ID, { timeout = 20, clock = t.clock, sleep = t.sleep })
     assert.is_nil(run)
@@ -295,12 +335,12 @@ describe("client:wait_sandbox_run", function()
 
   it("returns a non-retryable error at once", function()
     serve("queued")
-    ts.fault{ install = INSTALL, status = 404, body = '{"error":"not found","description":"nope"}' }
+    ts.fault{ install = INSTALL, status = 403, body = '{"error":"forbidden","description":"nope"}' }
     local t = fake_time()
     local run, err = c:wait_sandbox_run(INSTALL, RUN_ID, { clock = t.clock, sleep = t.sleep })
     assert.is_nil(run)
     assert.equal("http", err.kind)
-    assert.equal(404, err.status)
+    assert.equal(403, err.status)
     assert.is_false(err.retryable)
     assert.equal(0, #t.sleeps)
     assert.equal(1, #requests_for(INSTALL))

@@ -40,16 +40,16 @@ local function callable(f)
   return type(m) == "table" and m.__call ~= nil
 end
 
-local function check_client(fname, client)
+local function check_client(fname, client, level)
   if type(client) ~= "table" or type(client.sandbox_runs) ~= "function" then
-    error(("nuon: %s: client must be a nuon client (got %s)"):format(fname, type(client)), 3)
+    error(("nuon: %s: client must be a nuon client (got %s)"):format(fname, type(client)), level or 3)
   end
 end
 
-local function check_id(fname, name, id)
+local function check_id(fname, name, id, level)
   if type(id) ~= "string" or id == "" then
     error(("nuon: %s: %s must be a non-empty string (got %s)"):format(
-      fname, name, type(id) == "string" and "an empty string" or type(id)), 3)
+      fname, name, type(id) == "string" and "an empty string" or type(id)), level or 3)
   end
 end
 
@@ -106,10 +106,10 @@ local WAIT_OPTS = {
   on_change = "function", sleep = "function", clock = "function", final = "final",
 }
 
-local function check_wait_opts(opts)
+local function check_wait_opts(fname, opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("nuon: wait_sandbox_run: options must be a table (got %s)"):format(type(opts)), 3)
+    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), level)
   end
   local unknown = {}
   for k in pairs(opts) do
@@ -117,7 +117,7 @@ local function check_wait_opts(opts)
   end
   if #unknown > 0 then
     sort(unknown)
-    error(("nuon: wait_sandbox_run: unknown option '%s'"):format(unknown[1]), 3)
+    error(("nuon: %s: unknown option '%s'"):format(fname, unknown[1]), level)
   end
   for k, want in pairs(WAIT_OPTS) do
     local v = opts[k]
@@ -134,18 +134,18 @@ local function check_wait_opts(opts)
       bad = not (callable(v) or summary._string_set(v)) and "a function or a sequence of statuses"
     end
     if bad then
-      error(("nuon: wait_sandbox_run: option '%s' must be %s"):format(k, bad), 3)
+      error(("nuon: %s: option '%s' must be %s"):format(fname, k, bad), level)
     end
   end
   if opts.max_interval and opts.interval and opts.max_interval < opts.interval then
-    error("nuon: wait_sandbox_run: option 'max_interval' must not be less than 'interval'", 3)
+    error(("nuon: %s: option 'max_interval' must not be less than 'interval'"):format(fname), level)
   end
   return opts
 end
 
 -- Looks for run_id among the `search` newest runs: run, or nil when it is
--- not there, or nil, err.
-local function find_run(client, install_id, run_id, search)
+-- not there, or nil, err.  Stops paging at the deadline.
+local function find_run(client, install_id, run_id, search, deadline, clock)
   local offset, limit = 0, min(FIRST_PAGE, search)
   while offset < search do
     local runs, err = client:sandbox_runs(install_id, { limit = limit, offset = offset })
@@ -159,10 +159,36 @@ local function find_run(client, install_id, run_id, search)
     if #runs == 0 or page.next == false or (page.next == nil and #runs < applied) then
       return nil
     end
+    if deadline and clock() >= deadline then return nil end
     offset = offset + applied
     limit = min(100, search - offset)
   end
   return nil
+end
+
+--- Whether err is a 404 from a server without the single-run route: gin's
+-- plain-text "404 page not found" (no JSON error body), as opposed to the
+-- JSON error of a run that does not exist.  Servers before October 2025
+-- answer so; `wait_sandbox_run` then scans the list instead.
+-- @tparam table err an error from `sandbox_run`
+-- @treturn boolean
+function _M.route_missing(err)
+  return type(err) == "table" and err.kind == "http" and err.status == 404 and err.error == nil
+end
+local route_missing = _M.route_missing
+
+-- One poll (blocking): the run, or nil when it is not found (yet), or nil,
+-- err.  One request to the run's own path; against a server without that
+-- route (or a client without sandbox_run), a scan of the newest runs.
+local function poll(client, st)
+  if not st.scan and type(client.sandbox_run) == "function" then
+    local run, err = client:sandbox_run(st.install_id, st.run_id)
+    if run then return run end
+    if not (err.kind == "http" and err.status == 404) then return nil, err end
+    if not route_missing(err) then return nil end -- no such run (yet)
+  end
+  st.scan = true
+  return find_run(client, st.install_id, st.run_id, st.search, st.deadline, st.clock)
 end
 
 local function show_status(s)
@@ -175,11 +201,17 @@ local function timeout_error(st, timeout)
   if st.seen and st.last_found then
     msg = format("run %s is still %s after %.1fs (timeout %gs)",
       st.run_id, show_status(st.status), st.elapsed, timeout)
+  elseif st.seen and not st.scan then
+    msg = format("run %s (last seen %s) is no longer found (HTTP 404) after %.1fs (timeout %gs)",
+      st.run_id, show_status(st.status), st.elapsed, timeout)
   elseif st.seen then
     -- the list endpoint hides runs that end drift-detected or no-drift
     msg = format("run %s (last seen %s) is no longer among the %d newest"
       .. " runs of install %s after %.1fs (timeout %gs)",
       st.run_id, show_status(st.status), st.search, st.install_id, st.elapsed, timeout)
+  elseif not st.scan then
+    msg = format("run %s of install %s not found (HTTP 404) after %.1fs (timeout %gs)",
+      st.run_id, st.install_id, st.elapsed, timeout)
   else
     msg = format("run %s not found among the %d newest runs of install %s"
       .. " after %.1fs (timeout %gs)", st.run_id, st.search, st.install_id, st.elapsed, timeout)
@@ -193,10 +225,85 @@ local function timeout_error(st, timeout)
   }, core.error_mt)
 end
 
+--- The state of one wait, for event loops that poll themselves (nuon.nvim):
+-- checks the arguments as `wait_sandbox_run` does (raising, blaming the line
+-- `level` levels up, as for `error`) and returns a table with the settings
+-- (`install_id`, `run_id`, `search`, `clock`, `sleep`, ...).  Start the clock
+-- with `st.start = st.clock()` (and `st.deadline = st.start + st.timeout`),
+-- poll, and give each poll's result to `feed`.
+-- @local
+function _M.new_state(fname, client, install_id, run_id, opts, level)
+  level = level or 3
+  check_client(fname, client, level + 1)
+  check_id(fname, "install_id", install_id, level + 1)
+  check_id(fname, "run_id", run_id, level + 1)
+  opts = check_wait_opts(fname, opts, level + 1)
+
+  local sleep, clock = defaults()
+  local interval = opts.interval or DEFAULT_INTERVAL
+  local st = {
+    run_id = run_id, install_id = install_id, seen = false,
+    sleep = opts.sleep or sleep, clock = opts.clock or clock,
+    timeout = opts.timeout or DEFAULT_TIMEOUT, interval = interval,
+    max_interval = opts.max_interval or interval * CAP,
+    search = opts.search or DEFAULT_SEARCH, on_change = opts.on_change,
+    is_final = summary.is_final,
+  }
+  local final = opts.final
+  if final ~= nil and not callable(final) then
+    local set = summary._string_set(final)
+    st.is_final = function(run) return set[run.status] == true end
+  elseif final ~= nil then
+    st.is_final = function(run) return final(run) and true or false end
+  end
+  return st
+end
+
+--- After a poll that gave `run` (nil: not found) or `nil, err`: returns
+-- `true, run` or `true, nil, err` when the wait is over, else `false, delay`
+-- (seconds to wait before the next poll).  Calls `on_change`.
+-- @local
+function _M.feed(st, run, err)
+  local clock = st.clock
+  local now = clock()
+  st.elapsed = now - st.start
+  if run then
+    st.last_error, st.last_found = nil, true
+    local status = run.status
+    if not st.seen or status ~= st.status then
+      local previous = st.status
+      st.seen, st.status = true, status
+      if st.on_change then st.on_change(run, previous, st.elapsed) end
+    end
+    st.run = run
+    if st.is_final(run) then return true, run end
+  elseif err then
+    if not err.retryable then return true, nil, err end
+    st.last_error = err
+  else
+    st.last_error, st.last_found = nil, false
+  end
+
+  now = clock()
+  local remaining = st.deadline - now
+  if remaining <= 0 then
+    st.elapsed = now - st.start
+    return true, nil, timeout_error(st, st.timeout)
+  end
+  local delay = min(st.interval, remaining)
+  st.interval = min(st.interval * BACKOFF, st.max_interval)
+  return false, delay
+end
+
 --- Polls a run until it reaches a final status.
 --
--- Each poll looks for `run_id` among the install's newest runs (first a page
--- of 10, then up to `search`).  `on_change(run, previous_status, elapsed)`
+-- Each poll is one small request for the run itself,
+-- `GET .../sandbox-runs/{run_id}` (`client:sandbox_run`).  A server without
+-- that route (before October 2025) answers it with gin's plain-text 404 (no
+-- JSON error body, see `route_missing`): from then on each poll looks for
+-- `run_id` among the install's newest runs instead (first a page of 10, then
+-- up to `search`), paging no further than the deadline.  A JSON 404 (no such
+-- run yet) is polled again, as a run not listed yet is.  `on_change(run, previous_status, elapsed)`
 -- is called when the run is first seen and each time its status changes
 -- (the final status included).  Between polls it sleeps `interval` seconds,
 -- then 1.5 times longer each time up to `max_interval`, never past the
@@ -235,62 +342,13 @@ end
 -- if not run then error(tostring(err)) end
 -- print(run.status, require("nuon.summary").outcome(run))
 function _M.wait_sandbox_run(client, install_id, run_id, opts)
-  check_client("wait_sandbox_run", client)
-  check_id("wait_sandbox_run", "install_id", install_id)
-  check_id("wait_sandbox_run", "run_id", run_id)
-  opts = check_wait_opts(opts)
-
-  local sleep, clock = defaults()
-  sleep, clock = opts.sleep or sleep, opts.clock or clock
-  local timeout = opts.timeout or DEFAULT_TIMEOUT
-  local interval = opts.interval or DEFAULT_INTERVAL
-  local max_interval = opts.max_interval or interval * CAP
-  local search = opts.search or DEFAULT_SEARCH
-  local on_change = opts.on_change
-
-  local is_final = summary.is_final
-  local final = opts.final
-  if final ~= nil and not callable(final) then
-    local set = summary._string_set(final)
-    is_final = function(run) return set[run.status] == true end
-  elseif final ~= nil then
-    is_final = function(run) return final(run) and true or false end
-  end
-
-  local start = clock()
-  local deadline = start + timeout
-  -- what the timeout message needs
-  local st = { run_id = run_id, install_id = install_id, search = search, seen = false }
-
+  local st = _M.new_state("wait_sandbox_run", client, install_id, run_id, opts, 3)
+  st.start = st.clock()
+  st.deadline = st.start + st.timeout
   while true do
-    local run, err = find_run(client, install_id, run_id, search)
-    local now = clock()
-    st.elapsed = now - start
-    if run then
-      st.last_error, st.last_found = nil, true
-      local status = run.status
-      if not st.seen or status ~= st.status then
-        local previous = st.status
-        st.seen, st.status = true, status
-        if on_change then on_change(run, previous, st.elapsed) end
-      end
-      st.run = run
-      if is_final(run) then return run end
-    elseif err then
-      if not err.retryable then return nil, err end
-      st.last_error = err
-    else
-      st.last_error, st.last_found = nil, false
-    end
-
-    now = clock()
-    local remaining = deadline - now
-    if remaining <= 0 then
-      st.elapsed = now - start
-      return nil, timeout_error(st, timeout)
-    end
-    sleep(min(interval, remaining))
-    interval = min(interval * BACKOFF, max_interval)
+    local done, a, b = _M.feed(st, poll(client, st))
+    if done then return a, b end
+    st.sleep(a)
   end
 end
 

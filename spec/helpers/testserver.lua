@@ -11,7 +11,9 @@
 --   ts.insert(id, n)                            n newer runs on top (later pages shift)
 --   ts.set_body(id, text)                       serve this body verbatim
 --   ts.fault{ install =, times =, status =, body =, headers =, delay =, stall =,
---             close =, retry_after = }
+--             close =, retry_after =, route = }
+--   ts.without_run_route(install)               the single-run route answers gin's plain-text
+--                                              404 for this install, as before October 2025
 --   ts.requests(), ts.clear_requests()         the request log, oldest first
 --   ts.last_request(), ts.header(req, name)    its newest entry; a header of one, any case
 --   ts.client(opts, defaults)                  nuon.new on this server (max_backoff = 0.05),
@@ -198,6 +200,10 @@ function ts.insert(id, n) return control("POST", "installs/" .. escape_segment(i
 function ts.set_body(id, text) return control("POST", "installs/" .. escape_segment(id) .. "/runs", text) end
 function ts.fault(f) return control("POST", "faults", f) end
 function ts.faults() return control("GET", "faults") end
+function ts.without_run_route(install)
+  return ts.fault{ install = install, route = "run", status = 404, body = "404 page not found",
+    headers = { ["Content-Type"] = "text/plain" }, times = 1000 }
+end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
 function ts.clear_requests() return control("DELETE", "requests") end

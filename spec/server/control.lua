@@ -77,14 +77,18 @@ local function post_install(body)
 end
 
 -- POST /__nuon/faults { install = id|"*", times, status, body, headers, delay,
--- stall, close, retry_after }
+-- stall, close, retry_after, route = "runs"|"run"|"run_alias" (default: any) }
 local function post_fault(body)
   local f = {
     install = body.install or "*", times = number_or_nil(body.times) or 1,
     status = number_or_nil(body.status), body = body.body, headers = body.headers,
     delay = number_or_nil(body.delay), stall = number_or_nil(body.stall),
     close = body.close == true or nil, retry_after = body.retry_after,
+    route = body.route,
   }
+  if f.route ~= nil and f.route ~= "runs" and f.route ~= "run" and f.route ~= "run_alias" then
+    return bad("route must be runs, run or run_alias")
+  end
   if f.body ~= nil and type(f.body) ~= "string" then return bad("body must be a string") end
   if f.headers ~= nil and type(f.headers) ~= "table" then return bad("headers must be an object") end
   if f.retry_after ~= nil then f.retry_after = tostring(f.retry_after) end

@@ -309,7 +309,7 @@ function M.handle()
   })
 
   local extra
-  local f = store.take_fault(install_id)
+  local f = store.take_fault(install_id, route)
   if f then
     local handled
     handled, extra = apply_fault(f)

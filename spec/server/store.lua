@@ -253,12 +253,14 @@ function M.faults()
   return out
 end
 
--- Takes one use of the oldest fault matching this install (or "*").
--- Runs without yielding, so it is atomic within the single worker.
-function M.take_fault(install_id)
+-- Takes one use of the oldest fault matching this install (or "*") and
+-- route (when the fault names one).  Runs without yielding, so it is atomic
+-- within the single worker.
+function M.take_fault(install_id, route)
   for _, item in ipairs(list_items("fault")) do
     local f = decode(item[2])
-    if f.install == "*" or (install_id and f.install == install_id) then
+    if (f.install == "*" or (install_id and f.install == install_id))
+      and (f.route == nil or f.route == route) then
       f.times = (f.times or 1) - 1
       if f.times <= 0 then
         dict:delete("fault:" .. item[1])
