@@ -253,18 +253,18 @@ describe("nuon.resty in nginx", function()
       for i = 1, 7 do
         close_enough(want[i], r.runs[i], "[" .. i .. "]")
       end
-      assert.same({ next = true, offset = 3, limit = 7 }, r.page)
+      assert.same({ next = true, offset = 3, limit = 7, api_version = "0.19.1125" }, r.page)
       assert.same(want.warnings, r.warnings)
     end)
 
     it("reads the page number and the clamped limit from the headers", function()
       local r = call{ op = "runs", install = DEMO2, limit = 5, page = 3 }
-      assert.same({ next = true, offset = 10, limit = 5, number = 3 }, r.page)
+      assert.same({ next = true, offset = 10, limit = 5, number = 3, api_version = "0.19.1125" }, r.page)
       r = call{ op = "runs", install = DEMO2, limit = 500 }
-      assert.same({ next = true, offset = 0, limit = 100 }, r.page)
+      assert.same({ next = true, offset = 0, limit = 100, api_version = "0.19.1125" }, r.page)
       assert.equal(100, r.n)
       r = call{ op = "runs", install = DEMO1, offset = 20, limit = 10 }
-      assert.same({ next = false, offset = 20, limit = 10 }, r.page)
+      assert.same({ next = false, offset = 20, limit = 10, api_version = "0.19.1125" }, r.page)
       assert.equal(5, r.n)
     end)
 
@@ -530,15 +530,69 @@ describe("nuon.resty in nginx", function()
       assert.equal(first.runs[1].id, r.id)
     end)
 
+    it("gets one run with sandbox_run, as the blocking client does", function()
+      local c = ts.client()
+      local list = assert(c:sandbox_runs(DEMO2, { limit = 40 }))
+      local want = assert(c:sandbox_run(DEMO2, list[33].id))
+      c:close()
+      ts.clear_requests()
+      local r = call{ op = "run", install = DEMO2, run = list[33].id }
+      assert.is_true(r.ok, cjson.encode(r))
+      assert.same({ list[33].id, want.status, want.run_type, #(want.runner_jobs or {}) },
+        { r.id, r.status, r.run_type, r.jobs })
+      assert.same({ api_version = "0.19.1125" }, r.meta)
+      local reqs = ts.requests()
+      assert.equal(1, #reqs)
+      assert.equal("/v1/installs/" .. DEMO2 .. "/sandbox-runs/" .. list[33].id, reqs[1].uri)
+      r = call{ op = "run", install = "a/b", run = "no such run" }
+      assert.is_false(r.ok)
+      assert.same({ "http", 404 }, { r.err.kind, r.err.status })
+      assert.equal("/v1/installs/a%2Fb/sandbox-runs/no%20such%20run", ts.requests()[2].uri)
+    end)
+
+    it("warns from the run in sandbox_run, fails in strict mode, and takes known_values", function()
+      ts.set_body("inlrestyonerun000000000001", '[{"id":"sbrR","runner_jobs":[{"type":"teleport"}]}]')
+      local r = call{ op = "run", install = "inlrestyonerun000000000001", run = "sbrR" }
+      assert.same({ { path = ".runner_jobs[1].type", value = "teleport", enum = "runner_job_type" } },
+        r.warnings)
+      r = call{ op = "run", install = "x", run = "sbrR", strict = "true" }
+      assert.equal('.runner_jobs[1].type: "teleport" is not a valid runner_job_type', r.err.message)
+      r = call{ op = "run", install = "x", run = "sbrR", strict = "true", known_type = "teleport" }
+      assert.is_true(r.ok, cjson.encode(r))
+    end)
+
     it("waits for a run with wait_sandbox_run (ngx.sleep between polls)", function()
       local first = call{ op = "runs", install = DEMO1, limit = 3 }.runs[3]
+      ts.clear_requests()
       local r = call{ op = "wait", install = DEMO1, run = first.id }
       assert.is_true(r.ok, cjson.encode(r))
       assert.equal(first.id, r.id)
       assert.equal(first.status, r.status)
+      -- one poll, one request, to the run's own path
+      local reqs = ts.requests()
+      assert.equal(1, #reqs)
+      assert.same({ "run", "/v1/installs/" .. DEMO1 .. "/sandbox-runs/" .. first.id },
+        { reqs[1].route, reqs[1].uri })
+      ts.clear_requests()
       r = call{ op = "wait", install = DEMO1, run = "sbrnosuchrun00000000000000", wait_timeout = 0.3 }
       assert.equal("timeout", r.err.kind)
       assert.is_true(r.elapsed >= 0.28 and r.elapsed < 2, r.elapsed)
+      -- every poll was one request for the run
+      reqs = ts.requests()
+      assert.is_true(#reqs >= 2)
+      for _, q in ipairs(reqs) do assert.equal("run", q.route) end
+    end)
+
+    it("falls back to scanning the list in wait_sandbox_run without the single-run route", function()
+      local first = call{ op = "runs", install = DEMO1, limit = 3 }.runs[3]
+      ts.without_run_route(DEMO1)
+      ts.clear_requests()
+      local r = call{ op = "wait", install = DEMO1, run = first.id }
+      assert.is_true(r.ok, cjson.encode(r))
+      assert.equal(first.id, r.id)
+      local reqs = ts.requests()
+      assert.same({ "run", "runs" }, { reqs[1].route, reqs[2].route })
+      assert.equal(2, #reqs)
     end)
   end)
 
@@ -700,7 +754,7 @@ describe("nuon.resty in nginx", function()
       local want = assert(c:sandbox_runs(DEMO1, { limit = 3, offset = 1 }))
       c:close()
       assert.equal(3, body.count)
-      assert.same({ next = true, offset = 1, limit = 3 }, body.page)
+      assert.same({ next = true, offset = 1, limit = 3, api_version = "0.19.1125" }, body.page)
       for i = 1, 3 do
         assert.same({ id = want[i].id, status = want[i].status, run_type = want[i].run_type,
                       created_at = want[i].created_at, job_status = want[i].runner_job.status }, body.runs[i])

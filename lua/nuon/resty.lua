@@ -38,7 +38,8 @@ local floor, ceil, min, random = math.floor, math.ceil, math.min, math.random
 local byte, sub, find, match, gsub, lower, format =
   string.byte, string.sub, string.find, string.match, string.gsub, string.lower, string.format
 local concat = table.concat
-local decode, decode_json, error_mt = core.decode, core.decode_json, core.error_mt
+local decode, decode_run, decode_json, error_mt = core.decode, core.decode_run, core.decode_json, core.error_mt
+local known = args.known_values
 
 local _M = { _VERSION = core.VERSION }
 
@@ -51,7 +52,6 @@ local MAX_HEADER_BYTES = 65536   -- a response's status line and headers, togeth
 local READ_CHUNK = 65536         -- bytes asked of the socket at a time
 local ERROR_BODY_DEPTH = 16      -- nesting accepted in an error body (as the C core)
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
-local STRICT, LAX = { strict = true }, { strict = false }
 
 -- Per client: settings that hold secrets (the request head with the token,
 -- proxy credentials).  Kept out of the client table so that printing or
@@ -340,6 +340,7 @@ local function read_response(sock, st)
   page.offset = header_int(h["x-nuon-page-offset"])
   page.limit = header_int(h["x-nuon-page-limit"])
   page.number = header_int(h["x-nuon-page-number"])
+  page.api_version = h["x-nuon-api-version"]
   res.page = page
 
   local te = h["transfer-encoding"] and lower(h["transfer-encoding"])
@@ -524,14 +525,19 @@ local function query(...)
   return concat(q)
 end
 
--- One logical request with retries: runs (with .page and .warnings) or nil, err.
-local function fetch(self, install_id, limit, offset, page, strict)
+-- The path of an install's runs (and, with run_id, of one of them).
+local function runs_path(install_id, run_id)
+  return "/v1/installs/" .. encode_segment(install_id) .. "/sandbox-runs"
+    .. (run_id and "/" .. encode_segment(run_id) or "")
+end
+
+-- One logical request of `path` with retries: runs (with .page and .warnings),
+-- or with `single` one run, or nil, err.
+local function fetch(self, path, strict, known_values, single)
   local p = private[self]
   if not p then return nil, closed_error() end
   if strict == nil then strict = p.strict end
-  local target = p.target_prefix .. "/v1/installs/" .. encode_segment(install_id) .. "/sandbox-runs"
-    .. query(limit, offset, page)
-  local request = "GET " .. target .. " HTTP/1.1\r\n" .. p.head
+  local request = "GET " .. p.target_prefix .. path .. " HTTP/1.1\r\n" .. p.head
 
   local attempts = 0
   local res, f
@@ -547,13 +553,21 @@ local function fetch(self, install_id, limit, offset, page, strict)
   if res.status ~= 200 then
     return nil, scrub(http_error(res, attempts, RETRY_STATUS[res.status] or false), p.token)
   end
-  local runs, err = decode(res.body, strict and STRICT or LAX)
+  local opts = { strict = strict, known_values = known(p.known_values, known_values) }
+  local runs, err
+  if single then
+    opts.api_version = res.page.api_version
+    runs, err = decode_run(res.body, opts)
+  else
+    runs, err = decode(res.body, opts)
+  end
   if not runs then
     err.status = 200
     err.retryable = false
+    err.attempts = attempts
     return nil, scrub(err, p.token)
   end
-  runs.page = res.page
+  if not single then runs.page = res.page end
   return runs
 end
 
@@ -648,6 +662,7 @@ function _M.new(opts)
     connect_host = host, connect_port = port, connect_name = bare_host,
     timeout = s.timeout, connect_timeout_ms = ceil(s.connect_timeout * 1000),
     retries = s.retries, max_backoff = s.max_backoff, strict = s.strict, max_body = s.max_body,
+    known_values = s.known_values,
     keepalive_ms = floor((opts and opts.keepalive_timeout or 60) * 1000),
     keepalive_pool = opts and opts.keepalive_pool or 16,
     target_prefix = prefix, token = s.token,
@@ -713,15 +728,27 @@ mt.__close = Client.close
 function Client:sandbox_runs(install_id, opts)
   args.install_id("sandbox_runs", install_id)
   opts = args.opts("sandbox_runs", opts, args.RUNS)
-  return fetch(self, install_id, opts.limit, opts.offset, opts.page, opts.strict)
+  return fetch(self, runs_path(install_id) .. query(opts.limit, opts.offset, opts.page), opts.strict,
+    opts.known_values)
+end
+
+--- One run (`GET .../sandbox-runs/{run_id}`), as `nuon.client`'s `sandbox_run`.
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts `strict`, `known_values`
+-- @return the run (with `.warnings`), or nil, err (404: `kind = "http"`, `status = 404`)
+function Client:sandbox_run(install_id, run_id, opts)
+  args.install_id("sandbox_run", install_id)
+  args.run_id("sandbox_run", run_id)
+  opts = args.opts("sandbox_run", opts, args.RUN)
+  return fetch(self, runs_path(install_id, run_id), opts.strict, opts.known_values, true)
 end
 
 --- The request URL of `sandbox_runs(install_id, opts)` (no request is made).
 function Client:url(install_id, opts)
   args.install_id("url", install_id)
   opts = args.opts("url", opts, args.RUNS)
-  return self.base_url .. "/v1/installs/" .. encode_segment(install_id) .. "/sandbox-runs"
-    .. query(opts.limit, opts.offset, opts.page)
+  return self.base_url .. runs_path(install_id) .. query(opts.limit, opts.offset, opts.page)
 end
 
 
@@ -732,9 +759,9 @@ local function pages(self, fname, install_id, opts)
   opts = args.opts(fname, opts, args.PAGES, 4)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
                         max = opts.max }, 4) -- the same level as above
-  local strict = opts.strict
+  local strict, kv = opts.strict, opts.known_values
   local next_run = p:runs(function(limit, offset)
-    return fetch(self, install_id, limit, offset, nil, strict)
+    return fetch(self, runs_path(install_id) .. query(limit, offset), strict, kv)
   end)
   return next_run, p.warnings
 end
@@ -782,12 +809,12 @@ function Client:sandbox_runs_many(install_ids, opts)
     end
   end
   local results, taken = {}, 0
-  local limit, offset, strict = opts.limit, opts.offset, opts.strict
+  local limit, offset, strict, kv = opts.limit, opts.offset, opts.strict, opts.known_values
   local function worker()
     while taken < n do
       taken = taken + 1
       local id = queue[taken]
-      local runs, err = fetch(self, id, limit, offset, nil, strict)
+      local runs, err = fetch(self, runs_path(id) .. query(limit, offset), strict, kv)
       results[id] = runs and { runs = runs } or { err = err }
     end
   end

@@ -10,7 +10,8 @@
 -- verify_tls, strict_client, keepalive_timeout, proxy, env = 1 (no options:
 -- NUON_* from the environment nginx passes on).
 -- Operations: runs (limit, offset, page, strict), all and each (page_size,
--- max, status), many (ids = a,b,c; concurrency, limit), latest, wait (run), url,
+-- max, status), many (ids = a,b,c; concurrency, limit), run (run, strict, known_type),
+-- latest, wait (run), url,
 -- tostring, closed, keepalive, badargs (argument errors and where they point).
 -- luacheck: globals ngx
 local cjson = require "cjson.safe"
@@ -107,6 +108,14 @@ function ops.many(c, a)
     out[id] = r.runs and { ids = ids_of(r.runs), page = r.runs.page } or { err = plain_error(r.err) }
   end
   return { results = out }
+end
+
+function ops.run(c, a)
+  local run, err = c:sandbox_run(a.install, a.run, { strict = bool(a.strict),
+    known_values = a.known_type and { runner_job_type = { a.known_type } } or nil })
+  if not run then return nil, err end
+  return { id = run.id, status = run.status, run_type = run.run_type, warnings = run.warnings,
+    jobs = #(run.runner_jobs or {}), meta = core.meta(run) }
 end
 
 function ops.latest(c, a)
