@@ -10,8 +10,10 @@
 --
 -- @module nuon.nvim
 local Pager = require "nuon.pager"
+local wait = require "nuon.wait"
 
-local pairs, floor = pairs, math.floor
+local type, error, pcall, pairs = type, error, pcall, pairs
+local floor, min = math.floor, math.min
 
 local M = {}
 
@@ -99,6 +101,101 @@ function M.sandbox_runs(client, install_id, opts, callback)
     return { cancel = function() end }
   end
   return M.drive(req, callback)
+end
+
+--- One run (`client:sandbox_run`), without blocking.
+-- @tparam nuon.Client client
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts as for `client:sandbox_run`
+-- @tparam function callback (run) or (nil, err), on the main loop
+function M.sandbox_run(client, install_id, run_id, opts, callback)
+  local req, err = client:start_sandbox_run(install_id, run_id, opts)
+  if not req then
+    local vim = uv()
+    vim.schedule(function() callback(nil, err) end)
+    return { cancel = function() end }
+  end
+  return M.drive(req, callback)
+end
+
+--- Polls a run until it reaches a final status, without blocking: as
+-- `client:wait_sandbox_run` (the same options but `sleep`; the same rules,
+-- from `nuon.wait`), one `sandbox_run` request a poll, the waits between
+-- polls on a libuv timer.  Against a server without the single-run route it
+-- looks through the `search` newest runs instead.
+-- @tparam nuon.Client client
+-- @tparam string install_id
+-- @tparam string run_id
+-- @tparam[opt] table opts `timeout`, `interval`, `max_interval`, `on_change`,
+--   `final`, `search`, `clock` (default: libuv's monotonic clock)
+-- @tparam function callback (run) or (nil, err), on the main loop
+-- @return a handle with `cancel()`
+function M.wait_sandbox_run(client, install_id, run_id, opts, callback)
+  local vim, loop = uv()
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("nuon: wait_sandbox_run: options must be a table (got %s)"):format(type(opts)), 2)
+  end
+  if opts and opts.sleep ~= nil then
+    error("nuon: wait_sandbox_run: option 'sleep' does not apply in nuon.nvim (it waits on a timer)", 2)
+  end
+  local o = { clock = function() return loop.hrtime() / 1e9 end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local st = wait.new_state("wait_sandbox_run", client, install_id, run_id, o, 3)
+  local timer, current, over = loop.new_timer(), nil, false
+  local handle = {}
+
+  local function finish(run, err)
+    if over then return end
+    over = true
+    timer:stop()
+    timer:close()
+    vim.schedule(function() callback(run, err) end)
+  end
+
+  local poll
+  local function fed(run, err)
+    if over then return end
+    local ok, done, a, b = pcall(wait.feed, st, run, err)
+    if not ok then return finish(nil, done) end -- on_change or final raised
+    if done then return finish(a, b) end
+    timer:start(floor(a * 1000 + 0.5), 0, function() vim.schedule(poll) end)
+  end
+
+  local function scan()
+    current = M.all_sandbox_runs(client, install_id, { page_size = min(100, st.search), max = st.search },
+      function(runs, err)
+        if not runs then return fed(nil, err) end
+        for i = 1, #runs do
+          if runs[i].id == run_id then return fed(runs[i]) end
+        end
+        fed(nil)
+      end)
+  end
+
+  function poll()
+    if over then return end
+    if st.scan then return scan() end
+    current = M.sandbox_run(client, install_id, run_id, nil, function(run, err)
+      if run or not (err.kind == "http" and err.status == 404) then return fed(run, err) end
+      if not wait.route_missing(err) then return fed(nil) end -- no such run (yet)
+      st.scan = true
+      scan()
+    end)
+  end
+
+  function handle.cancel()
+    if current then current.cancel() end
+    if not over then
+      over = true
+      timer:stop()
+      timer:close()
+    end
+  end
+  st.start = st.clock()
+  st.deadline = st.start + st.timeout
+  poll()
+  return handle
 end
 
 --- Every run of an install, page after page, without blocking.

@@ -43,6 +43,16 @@ local function control(path, body)
 end
 function ts.reset() control("reset") end
 function ts.fault(f) control("faults", f) end
+function ts.set_body(id, text)
+  local out = vim.fn.system({ "curl", "-fsS", "-X", "POST", "--data-binary", text,
+    ts.url .. "/__nuon/installs/" .. id .. "/runs" })
+  if vim.v.shell_error ~= 0 then error("test server set_body: " .. out, 2) end
+end
+function ts.requests()
+  local out = vim.fn.system({ "curl", "-fsS", ts.url .. "/__nuon/requests" })
+  if vim.v.shell_error ~= 0 then error("test server requests: " .. out, 2) end
+  return cjson.decode(out)
+end
 
 local function client()
   return nuon.new{ base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
@@ -109,6 +119,80 @@ test("all pages are collected without blocking", function()
     check(not seen[run.id], "duplicate run " .. run.id)
     seen[run.id] = true
   end
+  c:close()
+end)
+
+test("one run by id without blocking; 404 is an http error", function()
+  ts.reset()
+  local c = client()
+  local list = assert(c:sandbox_runs(ts.demo[2].id, { limit = 20 }))
+  local got, gerr, done
+  nvim.sandbox_run(c, ts.demo[2].id, list[17].id, nil, function(run, err) got, gerr, done = run, err, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(gerr == nil, tostring(gerr))
+  check(got.id == list[17].id and got.status == list[17].status, "not the run asked for")
+  check(#got.warnings == 0, "warnings")
+  check(nuon.meta(got).api_version == "0.19.1125", "no api_version")
+  local reqs = ts.requests()
+  check(reqs[#reqs].uri == "/v1/installs/" .. ts.demo[2].id .. "/sandbox-runs/" .. list[17].id, reqs[#reqs].uri)
+  done = false
+  nvim.sandbox_run(c, ts.demo[2].id, "sbrnosuchrun", nil, function(run, err) got, gerr, done = run, err, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(got == nil and gerr.kind == "http" and gerr.status == 404, "expected a 404 http error")
+  c:close()
+end)
+
+test("wait_sandbox_run polls one run, one request a poll, without blocking", function()
+  ts.reset()
+  local install, run_id = "inlnvimwait000000000000001", "sbrnvimwait000000000000001"
+  local function serve(status)
+    ts.set_body(install, cjson.encode{ { id = run_id, install_id = install, run_type = "provision",
+      status = status, created_at = "2025-12-20T10:00:00Z" } })
+  end
+  serve("queued")
+  local c = client()
+  local statuses, got, gerr, done = {}, nil, nil, false
+  local polls = 0
+  local t0 = vim.loop.hrtime()
+  nvim.wait_sandbox_run(c, install, run_id, {
+    interval = 0.2, timeout = 20,
+    on_change = function(r)
+      statuses[#statuses + 1] = r.status
+      if r.status == "queued" then serve("provisioning") elseif r.status == "provisioning" then serve("drifted") end
+    end,
+  }, function(run, err) got, gerr, done = run, err, true end)
+  check((vim.loop.hrtime() - t0) / 1e6 < 200, "wait_sandbox_run blocked")
+  check(vim.wait(20000, function() return done end, 10), "no callback")
+  check(gerr == nil, tostring(gerr))
+  check(got.status == "drifted", "final status " .. tostring(got and got.status))
+  check(table.concat(statuses, ",") == "queued,provisioning,drifted", table.concat(statuses, ","))
+  for _, r in ipairs(ts.requests()) do
+    if r.install_id == install then
+      polls = polls + 1
+      check(r.route == "run" and r.uri == "/v1/installs/" .. install .. "/sandbox-runs/" .. run_id, r.uri)
+    end
+  end
+  check(polls == 3, "expected 3 polls, got " .. polls)
+  c:close()
+end)
+
+test("wait_sandbox_run scans the list on a server without the single-run route, and times out", function()
+  ts.reset()
+  local install = ts.demo[1].id
+  ts.fault{ install = install, route = "run", status = 404, body = "404 page not found",
+    headers = { ["Content-Type"] = "text/plain" }, times = 100 }
+  local c = client()
+  local got, gerr, done
+  nvim.wait_sandbox_run(c, install, "sbrnotthere", { interval = 0.1, timeout = 0.5, search = 20 },
+    function(run, err) got, gerr, done = run, err, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(got == nil and gerr.kind == "timeout", "expected a timeout, got " .. tostring(gerr))
+  check(gerr.message:find("not found among the 20 newest runs", 1, true), gerr.message)
+  local single, list = 0, 0
+  for _, r in ipairs(ts.requests()) do
+    if r.route == "run" then single = single + 1 elseif r.route == "runs" then list = list + 1 end
+  end
+  check(single == 1 and list >= 2, ("%d single-run requests, %d list requests"):format(single, list))
   c:close()
 end)
 
