@@ -28,9 +28,13 @@ export NUON_API_URL=$NUON_TEST_URL
 export NUON_API_TOKEN=nuon-test-token
 export NUON_ORG_ID=orgnuontestorg000000000001
 export NUON_CONFIG_FILE=/dev/null
-install=inldemo250runsmixed0000003
+# what today's server sends (spec/server/README.md, the today flavor)
+install=inldemotoday250runs0000004
+curl -fsS -o /dev/null -X POST --data-binary \
+  "{\"id\":\"$install\",\"count\":250,\"flavor\":\"today\",\"seed\":3}" \
+  "$NUON_API_URL/__nuon/installs"
 
-echo "== test server at $NUON_API_URL (generated data), install $install"
+echo "== test server at $NUON_API_URL (generated data: today's API), install $install"
 echo
 echo "\$ $LUA examples/list_runs.lua $install 15"
 "$LUA" examples/list_runs.lua "$install" 15
