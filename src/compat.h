@@ -16,7 +16,6 @@
 #define NUON_HAS_INTEGERS 1
 #define nuon_rawlen(L, i) lua_rawlen((L), (i))
 #define nuon_absindex(L, i) lua_absindex((L), (i))
-#define nuon_isinteger(L, i) lua_isinteger((L), (i))
 #define nuon_pushint64(L, v) lua_pushinteger((L), (lua_Integer)(v))
 #else
 #define NUON_HAS_INTEGERS 0
@@ -25,7 +24,6 @@
   (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
 /* LuaJIT numbers are doubles: every int64 below 2^53 is exact. */
 #define nuon_pushint64(L, v) lua_pushnumber((L), (lua_Number)(v))
-int nuon_isinteger(lua_State *L, int idx);
 #endif
 
 #if LUA_VERSION_NUM >= 504

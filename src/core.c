@@ -2,7 +2,8 @@
  * core.c - luaopen_nuon_core: the module table of nuon.core.
  *
  *   core.VERSION                 "MAJOR.MINOR.PATCH"
- *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth, known_values)
+ *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth, max_runs,
+ *                                known_values)
  *   core.decode_run(text [, opts])  run | nil, err (the same, one run; opts.api_version
  *                                is kept as core.meta(run).api_version)
  *   core.check_known_values(t)   true | nil, message
@@ -12,6 +13,7 @@
  *   core.enum_provenance         enum name -> { value -> "seed" | "added 2025-06" | ... }
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
  *   core.error_mt                the metatable of error objects
+ *   core.limits                  the bounds of numeric options (nuon.h)
  *
  * luaopen may run more than once in one state (busted resets package.loaded):
  * everything it registers is created once and reused.
@@ -20,29 +22,24 @@
 
 #include "nuon.h"
 
-#if LUA_VERSION_NUM < 503
-int nuon_isinteger(lua_State *L, int idx) {
-  lua_Number n;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  n = lua_tonumber(L, idx);
-  return n == (lua_Number)(long long)n && n >= -9007199254740992.0 &&
-         n <= 9007199254740992.0;
-}
-#endif
-
-static int opt_int_field(lua_State *L, int idx, const char *name, int def) {
-  int v = def;
+/* An integer field of the options table at idx in [min, max] (integral floats
+ * accepted), or def when absent. */
+static double opt_int_field(lua_State *L, int idx, const char *name, double def, double min,
+                            double max) {
+  double v = def;
   lua_getfield(L, idx, name);
   if (!lua_isnil(L, -1)) {
-    if (!lua_isnumber(L, -1)) luaL_error(L, "bad option '%s' (number expected)", name);
-    v = (int)lua_tointeger(L, -1);
+    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= min && v <= max) || (double)(long long)v != v)
+      luaL_error(L, "nuon.core.decode: option '%s' must be an integer from %d to %s", name,
+                 (int)min, max == NUON_MAX_INT ? "2^53" : lua_pushfstring(L, "%d", (int)max));
   }
   lua_pop(L, 1);
   return v;
 }
 
-/* The options table at 2 (or none): strict, max_depth, known_values (left
- * at stack index 3) and api_version (at 4). */
+/* The options table at 2 (or none): strict, max_depth, max_runs,
+ * known_values (left at stack index 3) and api_version (at 4). */
 static void read_decode_opts(lua_State *L, nuon_decode_opts *o) {
   static const char *const fields[] = {"known_values", "api_version", "strict"};
   int i;
@@ -57,10 +54,10 @@ static void read_decode_opts(lua_State *L, nuon_decode_opts *o) {
   if (!lua_isnil(L, 3) && !nuon_known_values_check(L, 3))
     luaL_error(L, "bad option 'known_values' (%s)", lua_tostring(L, -1));
   nuon_decode_opts_read(L, o, 0, 5, 3);
-  o->max_depth = lua_isnil(L, 2) ? NUON_DEFAULT_MAX_DEPTH
-                                 : opt_int_field(L, 2, "max_depth", NUON_DEFAULT_MAX_DEPTH);
-  if (o->max_depth < 1 || o->max_depth > NUON_HARD_MAX_DEPTH)
-    luaL_error(L, "bad option 'max_depth' (1..%d expected)", NUON_HARD_MAX_DEPTH);
+  if (lua_isnil(L, 2)) return;
+  o->max_depth = (int)opt_int_field(L, 2, "max_depth", NUON_DEFAULT_MAX_DEPTH, 1,
+                                    NUON_HARD_MAX_DEPTH);
+  o->max_runs = (size_t)opt_int_field(L, 2, "max_runs", 0, 1, NUON_MAX_INT);
 }
 
 /* core.decode(text [, opts]) */
@@ -158,5 +155,7 @@ int luaopen_nuon_core(lua_State *L) {
   lua_setfield(L, -2, "error_mt");
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
+  nuon_push_limits(L);
+  lua_setfield(L, -2, "limits");
   return 1;
 }

@@ -239,7 +239,7 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
   j.c = c;
   j.limit = nuon_opt_count(L, 4);
   j.offset = nuon_opt_count(L, 5);
-  nuon_decode_opts_read(L, &j.opts, c->strict, 6, 7);
+  j.opts = nuon_client_decode_opts(L, c, 6, 7);
   lua_settop(L, 7);
   if (!c->curl) {
     lua_pushnil(L);
@@ -252,6 +252,7 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
     lua_rawgeti(L, ids, i);
     if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &n), n == 0))
       return luaL_argerror(L, 2, "install ids must be non-empty strings");
+    nuon_check_id(L, -1, &n);
     lua_pop(L, 1);
   }
   if (!c->multi) {

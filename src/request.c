@@ -369,11 +369,10 @@ int nuon_request_start(lua_State *L) {
   nuon_client *c = nuon_check_client(L);
   nuon_decode_opts opts;
   size_t n;
-  const char *id = luaL_checklstring(L, 2, &n);
+  const char *id = nuon_check_id(L, 2, &n);
   long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
             page = nuon_opt_count(L, 5);
-  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
-  nuon_decode_opts_read(L, &opts, c->strict, 6, 7);
+  opts = nuon_client_decode_opts(L, c, 6, 7);
   lua_settop(L, 7);
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
   nuon_client_push_url(L, c, id, n, limit, offset, page);
@@ -385,11 +384,9 @@ int nuon_request_start_run(lua_State *L) {
   nuon_client *c = nuon_check_client(L);
   nuon_decode_opts opts;
   size_t n, rn;
-  const char *id = luaL_checklstring(L, 2, &n);
-  const char *run_id = luaL_checklstring(L, 3, &rn);
-  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
-  luaL_argcheck(L, rn > 0, 3, "run id must not be empty");
-  nuon_decode_opts_read(L, &opts, c->strict, 4, 5);
+  const char *id = nuon_check_id(L, 2, &n);
+  const char *run_id = nuon_check_named_id(L, 3, &rn, "run");
+  opts = nuon_client_decode_opts(L, c, 4, 5);
   opts.single = 1;
   lua_settop(L, 5);
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");

@@ -6,7 +6,9 @@
 -- @module nuon.args
 local type, error, pairs, tostring = type, error, pairs, tostring
 local floor = math.floor
-local check_known_values = require("nuon.core").check_known_values
+local core = require "nuon.core"
+local check_known_values = core.check_known_values
+local MAX_ID = core.limits.max_id
 
 local _M = {}
 
@@ -16,11 +18,16 @@ function _M.is_int(v)
 end
 local is_int = _M.is_int
 
---- Raises unless id is a non-empty string (`name`: how to call it, "install_id").
+--- Raises unless id is a non-empty string of at most `core.limits.max_id`
+-- bytes (real ids have 26); `name`: how to call it ("install_id").
 function _M.install_id(fname, id, level, name)
+  name = name or "install_id"
   if type(id) ~= "string" or id == "" then
     error(("nuon: %s: %s must be a non-empty string (got %s)"):format(
-      fname, name or "install_id", type(id) == "string" and "an empty string" or type(id)), level or 3)
+      fname, name, type(id) == "string" and "an empty string" or type(id)), level or 3)
+  end
+  if #id > MAX_ID then
+    error(("nuon: %s: %s is %d bytes, at most %d"):format(fname, name, #id, MAX_ID), level or 3)
   end
 end
 

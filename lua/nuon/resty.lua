@@ -559,6 +559,7 @@ local function fetch(self, path, strict, known_values, single)
     opts.api_version = res.page.api_version
     runs, err = decode_run(res.body, opts)
   else
+    opts.max_runs = p.max_runs
     runs, err = decode(res.body, opts)
   end
   if not runs then
@@ -666,6 +667,7 @@ function _M.new(opts)
     keepalive_ms = floor((opts and opts.keepalive_timeout or 60) * 1000),
     keepalive_pool = opts and opts.keepalive_pool or 16,
     target_prefix = prefix, token = s.token,
+    max_runs = s.max_runs,
   }
   local head = {
     "Host: " .. authority,
