@@ -32,19 +32,21 @@ for _, run in ipairs(runs) do
 end
 print(("%d run(s)%s; %d warning(s)"):format(#runs,
   runs.page.next and ", more on the next page" or "", #runs.warnings))
--- The API grows: values this version does not know are kept and reported.
--- Show each (enum, value) once, with how often it came up and one example.
+-- The API grows: values no version of it has sent yet are kept and
+-- reported, and so are nulls left out of typed arrays.  Show each kind once,
+-- with how often it came up and one example.
 local seen, order = {}, {}
 for _, w in ipairs(runs.warnings) do
-  local key = w.enum .. "\0" .. w.value
-  if not seen[key] then
-    seen[key] = { w = w, n = 0 }
-    order[#order + 1] = key
+  local what = w.enum and ("unknown %s %q"):format(w.enum, w.value)
+    or ("null where %s belongs, left out"):format(w.expected or "a value")
+  if not seen[what] then
+    seen[what] = { w = w, n = 0 }
+    order[#order + 1] = what
   end
-  seen[key].n = seen[key].n + 1
+  seen[what].n = seen[what].n + 1
 end
-for _, key in ipairs(order) do
-  local e = seen[key]
-  print(("  unknown %s %q: %d time(s), e.g. at %s"):format(e.w.enum, e.w.value, e.n, e.w.path))
+for _, what in ipairs(order) do
+  local e = seen[what]
+  print(("  %s: %d time(s), e.g. at %s"):format(what, e.n, e.w.path))
 end
 client:close()

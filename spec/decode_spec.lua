@@ -277,6 +277,102 @@ describe("core.decode of a today-shaped body", function()
   end)
 end)
 
+describe("a null inside a typed array", function()
+  it("is a warning and the element is left out: typed arrays never hold holes", function()
+    local runs = assert(core.decode('[null,{"runner_jobs":[null,{"id":"j2"},null,{"id":"j4"}],'
+      .. '"app_sandbox_config":{"references":["a",null],"variables_files":[null]},'
+      .. '"created_by":{"org_ids":[null,"org1"]}},null]'))
+    assert.equal(1, #runs)
+    local run = runs[1]
+    assert.same({ "j2", "j4" }, { run.runner_jobs[1].id, run.runner_jobs[2].id })
+    assert.equal(2, #run.runner_jobs)
+    assert.is_true(rawequal(run.runner_job, run.runner_jobs[1]))
+    assert.same({ "a" }, run.app_sandbox_config.references)
+    assert.same({}, run.app_sandbox_config.variables_files)
+    assert.same({ "org1" }, run.created_by.org_ids)
+    -- paths name the JSON positions
+    assert.same({
+      { path = "[1]", expected = "object", got = "null" },
+      { path = "[2].runner_jobs[1]", expected = "object", got = "null" },
+      { path = "[2].runner_jobs[3]", expected = "object", got = "null" },
+      { path = "[2].app_sandbox_config.references[2]", expected = "string", got = "null" },
+      { path = "[2].app_sandbox_config.variables_files[1]", expected = "string", got = "null" },
+      { path = "[2].created_by.org_ids[1]", expected = "string", got = "null" },
+      { path = "[3]", expected = "object", got = "null" },
+    }, runs.warnings)
+  end)
+
+  it("is an error with strict", function()
+    local err = decode_error('[{"app_sandbox_config":{"references":["a",null]}}]', { strict = true })
+    assert.equal("validation", err.kind)
+    assert.equal("[1].app_sandbox_config.references[2]: expected string, got null", err.message)
+    assert.equal("[1].app_sandbox_config.references[2]", err.path)
+  end)
+
+  it("keeps arrays outside the schema as they come", function()
+    local runs = assert(core.decode('[{"outputs":{"ids":["a",null,"c"]},"action_workflow_runs":[null]}]',
+      { strict = true }))
+    assert.equal("c", runs[1].outputs.ids[3])
+    assert.same({}, runs.warnings)
+  end)
+end)
+
+describe("today's fields", function()
+  local runs = assert(core.decode('[{"id":"sbr1","org_id":"org1","install_sandbox_id":"isb1",'
+    .. '"install_workflow_id":"inw1","workflow_id":"inw1","created_by":{"id":"acc1","email":"a@b.c",'
+    .. '"account_type":"auth0","org_ids":["org1"],"permissions":{"x":[1]}},'
+    .. '"runner_jobs":[{"started_at":"2025-12-01T00:00:02Z","finished_at":"2025-12-01T00:10:00Z",'
+    .. '"execution_time":598000000000,"final_runner_job_execution_id":"run1","metadata":'
+    .. '{"sandbox_run_id":"sbr1"},"outputs_json":"eyJhIjogMX0=","outputs":{"a":1},'
+    .. '"executions":[{"metadata":{"k":"v"},"result":{"contents":"c","contents_gzip":"H4sI"}}]}],'
+    .. '"app_sandbox_config":{"app_config_id":"cfg1","env_vars":{"TF_LOG":"WARN"},'
+    .. '"variables_files":["a.tfvars"],"drift_schedule":"0 * * * *","references":null,"Refs":[]},'
+    .. '"status_v2":{"status":"drifted","created_at_ts":1766188800,"metadata":{"any":[true]},'
+    .. '"history":[{"status":"queued"}]}}]', { strict = true }))
+  local run = runs[1]
+
+  it("are validated where known", function()
+    assert.same({}, runs.warnings)
+    assert.equal("isb1", run.install_sandbox_id)
+    assert.equal("a@b.c", run.created_by.email)
+    assert.same({ "org1" }, run.created_by.org_ids)
+    local job = run.runner_jobs[1]
+    assert.equal(598000000000, job.execution_time)
+    assert_integer(job.execution_time)
+    assert.same({ sandbox_run_id = "sbr1" }, job.metadata)
+    assert.equal("eyJhIjogMX0=", job.outputs_json)
+    assert.same({ k = "v" }, job.executions[1].metadata)
+    assert.equal("H4sI", job.executions[1].result.contents_gzip)
+    assert.same({ TF_LOG = "WARN" }, run.app_sandbox_config.env_vars)
+    assert.same({ "a.tfvars" }, run.app_sandbox_config.variables_files)
+    assert.equal("drifted", run.status_v2.status)
+    assert_integer(run.status_v2.created_at_ts)
+    assert.equal("queued", run.status_v2.history[1].status)
+  end)
+
+  it("are kept as they are where the schema has no type for them", function()
+    assert.same({ x = { 1 } }, run.created_by.permissions)
+    assert.same({ a = 1 }, run.runner_jobs[1].outputs)
+    assert.same({ any = { true } }, run.status_v2.metadata)
+    assert.same({}, run.app_sandbox_config.Refs)
+  end)
+
+  it("reject a value of the wrong JSON type", function()
+    for _, case in ipairs{
+      { '[{"runner_jobs":[{"execution_time":"598"}]}]', "[1].runner_jobs[1].execution_time", "integer" },
+      { '[{"created_by":{"org_ids":"org1"}}]', "[1].created_by.org_ids", "array" },
+      { '[{"app_sandbox_config":{"env_vars":{"A":1}}}]', "[1].app_sandbox_config.env_vars.A", "string" },
+      { '[{"status_v2":[]}]', "[1].status_v2", "object" },
+      { '[{"install_sandbox_id":7}]', "[1].install_sandbox_id", "string" },
+    } do
+      local err = decode_error(case[1])
+      assert.equal("validation", err.kind, case[1])
+      assert.equal(case[2], err.path, case[1])
+      assert.equal(case[3], err.expected, case[1])
+    end
+  end)
+end)
+
 describe("the runner_job bridge", function()
   local runs = assert(core.decode(fixture("current_runs.json")))
 
@@ -402,8 +498,8 @@ describe("enum validation", function()
 end)
 
 describe("wrong JSON types", function()
-  local function check(text, path, expected, got, value)
-    local err = decode_error(text)
+  local function check(text, path, expected, got, value, opts)
+    local err = decode_error(text, opts)
     assert.equal("validation", err.kind)
     assert.equal(format("%s: expected %s, got %s", path == "" and "response" or path, expected, got),
       err.message)
@@ -493,8 +589,9 @@ describe("wrong JSON types", function()
 
   it("rejects a non-object item in an array of objects", function()
     check('[{"runner_jobs":[{},"x"]}]', "[1].runner_jobs[2]", "object", "string", "x")
+    -- null is left out with a warning (the strict form of the error below)
     check('[{"runner_job":{"executions":[null]}}]', "[1].runner_job.executions[1]",
-      "object", "null", "null")
+      "object", "null", "null", { strict = true })
   end)
 
   it("rejects a wrong type deep inside a runner job's executions", function()
@@ -504,7 +601,7 @@ describe("wrong JSON types", function()
 
   it("rejects a non-object run", function()
     check('[{},{},{},"sbr1"]', "[4]", "object", "string", "sbr1")
-    check('[null]', "[1]", "object", "null", "null")
+    check('[null]', "[1]", "object", "null", "null", { strict = true })
   end)
 
   it("rejects a body that is not an array", function()

@@ -1226,6 +1226,58 @@ static const uchar *parse_value(decoder *d, const uchar *p, unsigned pl) {
 static const uchar *parse_typed(decoder *d, const uchar *p, int ti);
 static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *size);
 
+/* The null item at p of a typed array (path: the first plen entries) is left
+ * out: a warning { path, expected, got = "null" }, or in strict mode a
+ * validation error.  Returns the byte after it, or NULL. */
+static const uchar *null_item(decoder *d, const uchar *p, int plen, const char *expected) {
+  lua_State *L = d->L;
+  const uchar *q = read_literal(d, p, "null", 4);
+  if (!q) return NULL;
+  lua_checkstack(L, 10);
+  if (d->strict) {
+    lua_pushliteral(L, "null");
+    return fail_type(d, plen, expected, "null");
+  }
+  lua_createtable(L, 0, 3);
+  lua_rawgeti(L, d->keys, KEY_PATH);
+  push_path(d, plen);
+  lua_rawset(L, -3);
+  lua_pushstring(L, expected);
+  lua_setfield(L, -2, "expected");
+  lua_pushliteral(L, "null");
+  lua_setfield(L, -2, "got");
+  lua_rawseti(L, d->warnings, ++d->nwarnings);
+  return q;
+}
+
+/* An array of strings at p (field of key-table slot key; its path slot is
+ * d->pn): a typed array, so a null item is left out (null_item). */
+static const uchar *parse_strings(decoder *d, const uchar *p, int key) {
+  lua_State *L = d->L;
+  int slot = d->pn, i = 0, n = 0, closed = 0;
+  if (!enter(d, p)) return NULL;
+  lua_createtable(L, size_guess(d->m->last[key].size), 0);
+  p = first_member(d, p, ']', &closed);
+  while (!closed) {
+    d->path[slot].name = NULL;
+    d->path[slot].index = ++i;
+    if (p < d->end && *p == 'n') {
+      p = null_item(d, p, slot + 1, "string");
+    } else if (p < d->end && *p == '"') {
+      p = push_string(d, p, &d->m->last[key].value);
+      if (p) lua_rawseti(L, -2, ++n);
+    } else {
+      return wrong_type(d, p, slot + 1, "string");
+    }
+    if (!p) return NULL;
+    p = next_member(d, p, ']', &closed);
+    if (!p) return NULL;
+  }
+  size_learn(&d->m->last[key].size, n);
+  d->depth--;
+  return p;
+}
+
 /* Path slot `slot` := field f. */
 HOT void set_path(decoder *d, int slot, const nuon_field *f) {
   d->path[slot].name = f->name;
@@ -1271,7 +1323,7 @@ static const uchar *parse_enum(decoder *d, const uchar *p, const nuon_field *f, 
 }
 
 static const char *const kind_names[] = {"string", "integer", "boolean", "object",
-                                         "array",  "object",  "string"};
+                                         "array",  "object",  "string",  "array"};
 
 /* Pushes the (non-null) value at p of field f (key-table slot key); its
  * path entry is slot, set here for what may fail or warn below it. */
@@ -1319,6 +1371,10 @@ HOT const uchar *parse_field(decoder *d, const uchar *p, const nuon_field *f, in
       if (*p != '{') break;
       set_path(d, slot, f);
       return parse_object(d, p, 0, key);
+    case NUON_K_STRINGS:
+      if (*p != '[') break;
+      set_path(d, slot, f);
+      return parse_strings(d, p, key);
     default: /* NUON_K_ENUM */
       if (*p == '"') return parse_enum(d, p, f, key, slot);
       break;
@@ -1420,7 +1476,7 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
  * *size: a guess of its length (see size_guess), updated. */
 static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *size) {
   lua_State *L = d->L;
-  int slot = d->pn, i = 0, closed = 0;
+  int slot = d->pn, i = 0, n = 0, closed = 0;
   if (!enter(d, p)) return NULL;
   d->pn = slot + 1;
   lua_createtable(L, size_guess(*size), 0);
@@ -1429,14 +1485,19 @@ static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *s
     d->path[slot].name = NULL;
     d->path[slot].index = ++i;
     if (slot == 0 && d->max_runs && (size_t)i > d->max_runs) return fail_runs(d, p);
-    if (p >= d->end || *p != '{') return wrong_type(d, p, slot + 1, "object");
-    p = parse_typed(d, p, ti);
+    if (p < d->end && *p == '{') {
+      p = parse_typed(d, p, ti);
+      if (p) lua_rawseti(L, -2, ++n);
+    } else if (p < d->end && *p == 'n') { /* never a hole: left out */
+      p = null_item(d, p, slot + 1, "object");
+    } else {
+      return wrong_type(d, p, slot + 1, "object");
+    }
     if (!p) return NULL;
-    lua_rawseti(L, -2, i);
     p = next_member(d, p, ']', &closed);
     if (!p) return NULL;
   }
-  size_learn(size, i);
+  size_learn(size, n);
   d->pn = slot;
   d->depth--;
   return p;
@@ -1627,6 +1688,33 @@ int nuon_decode_run(lua_State *L, const char *buf, size_t len, const nuon_decode
 
 /* ---- options and metadata ------------------------------------------------------ */
 
+/* The enum named by the string at idx, or -1. */
+static int enum_named(lua_State *L, int idx) {
+  int e;
+  if (lua_type(L, idx) != LUA_TSTRING) return -1;
+  for (e = 0; e < NUON_NENUMS; e++)
+    if (strcmp(lua_tostring(L, idx), nuon_schema_enums[e].name) == 0) return e;
+  return -1;
+}
+
+/* Whether the value at the top is a sequence of strings (and nothing else). */
+static int is_string_list(lua_State *L) {
+  int i, n, count = 0;
+  if (!lua_istable(L, -1)) return 0;
+  n = (int)nuon_rawlen(L, -1);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    count++;
+    lua_pop(L, 1);
+  }
+  for (i = 1; i <= n && count == n; i++) {
+    lua_rawgeti(L, -1, i);
+    if (lua_type(L, -1) != LUA_TSTRING) count = -1;
+    lua_pop(L, 1);
+  }
+  return count == n;
+}
+
 int nuon_known_values_check(lua_State *L, int idx) {
   idx = nuon_absindex(L, idx);
   luaL_checkstack(L, 8, "nuon.decode");
@@ -1635,45 +1723,21 @@ int nuon_known_values_check(lua_State *L, int idx) {
     return 0;
   }
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int e, i, n;
-    size_t count = 0;
-    for (e = 0; e < NUON_NENUMS; e++)
-      if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), nuon_schema_enums[e].name) == 0)
-        break;
-    if (e == NUON_NENUMS) {
-      if (lua_type(L, -2) == LUA_TSTRING)
-        lua_pushfstring(L, "names an unknown enum '%s'", lua_tostring(L, -2));
-      else
-        lua_pushfstring(L, "must be keyed by enum names (got a %s key)", luaL_typename(L, -2));
-      lua_replace(L, -3);
+  while (lua_next(L, idx)) { /* key at -2, values at -1 */
+    int e = enum_named(L, -2);
+    if (e >= 0 && is_string_list(L)) {
       lua_pop(L, 1);
-      return 0;
+      continue;
     }
-    if (!lua_istable(L, -1)) {
+    if (e >= 0)
       lua_pushfstring(L, "must map %s to a sequence of strings", nuon_schema_enums[e].name);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      return 0;
-    }
-    n = (int)nuon_rawlen(L, -1);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      count++;
-      lua_pop(L, 1);
-    }
-    for (i = 1; i <= n && count == (size_t)n; i++) {
-      lua_rawgeti(L, -1, i);
-      if (lua_type(L, -1) != LUA_TSTRING) count = 0;
-      lua_pop(L, 1);
-    }
-    if (count != (size_t)n) {
-      lua_pushfstring(L, "must map %s to a sequence of strings", nuon_schema_enums[e].name);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      return 0;
-    }
+    else if (lua_type(L, -2) == LUA_TSTRING)
+      lua_pushfstring(L, "names an unknown enum '%s'", lua_tostring(L, -2));
+    else
+      lua_pushfstring(L, "must be keyed by enum names (got a %s key)", luaL_typename(L, -2));
+    lua_replace(L, -3); /* the message where the key was */
     lua_pop(L, 1);
+    return 0;
   }
   return 1;
 }

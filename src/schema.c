@@ -21,6 +21,7 @@
 #define I NUON_K_INTEGER, 0
 #define B NUON_K_BOOLEAN, 0
 #define M NUON_K_MAP, 0
+#define SA NUON_K_STRINGS, 0
 #define O(t) NUON_K_OBJECT, NUON_T_##t
 #define A(t) NUON_K_ARRAY, NUON_T_##t
 #define E(e) NUON_K_ENUM, NUON_E_##e
@@ -40,7 +41,12 @@
   F(updated_at, S)                           \
   /* post-seed */                            \
   F(runner_jobs, A(RUNNER_JOB))              \
-  F(status_v2, O(STATUS_V2))
+  F(status_v2, O(STATUS_V2))                 \
+  F(created_by, O(ACCOUNT))                  \
+  F(install_sandbox_id, S)                   \
+  F(install_workflow_id, S)                  \
+  F(org_id, S) /* sent, never documented */  \
+  F(workflow_id, S)
 
 /* app.AppSandboxConfig */
 #define SANDBOX_CONFIG_FIELDS(F)             \
@@ -57,7 +63,13 @@
   F(public_git_vcs_config, O(PUBLIC_GIT))    \
   F(terraform_version, S)                    \
   F(updated_at, S)                           \
-  F(variables, M)
+  F(variables, M)                            \
+  /* post-seed ("Refs", capitalised, is kept as it comes) */ \
+  F(app_config_id, S)                        \
+  F(env_vars, M)                             \
+  F(variables_files, SA)                     \
+  F(drift_schedule, S)                       \
+  F(references, SA)
 
 /* app.AppSandboxConfig.artifacts */
 #define ARTIFACTS_FIELDS(F)                  \
@@ -99,7 +111,10 @@
   F(github_install_id, S)                    \
   F(id, S)                                   \
   F(updated_at, S)                           \
-  F(vcs_connection_commit, A(VCS_COMMIT))
+  F(vcs_connection_commit, A(VCS_COMMIT))    \
+  /* post-seed */                            \
+  F(github_account_id, S)                    \
+  F(github_account_name, S)
 
 /* app.VCSConnectionCommit */
 #define VCS_COMMIT_FIELDS(F)                 \
@@ -111,7 +126,8 @@
   F(id, S)                                   \
   F(message, S)                              \
   F(sha, S)                                  \
-  F(updated_at, S)
+  F(updated_at, S)                           \
+  F(vcs_connection_id, S) /* post-seed */
 
 /* app.PublicGitVCSConfig */
 #define PUBLIC_GIT_FIELDS(F)                 \
@@ -161,7 +177,14 @@
   F(status, E(JOB_STATUS))                   \
   F(status_description, S)                   \
   F(type, E(JOB_TYPE))                       \
-  F(updated_at, S)
+  F(updated_at, S)                           \
+  /* post-seed (outputs: any JSON, kept) */  \
+  F(started_at, S)                           \
+  F(finished_at, S)                          \
+  F(execution_time, I) /* ns */              \
+  F(final_runner_job_execution_id, S)        \
+  F(metadata, M)                             \
+  F(outputs_json, S) /* base64 */
 
 /* app.RunnerJobExecution */
 #define EXECUTION_FIELDS(F)                  \
@@ -172,7 +195,8 @@
   F(result, O(RESULT))                       \
   F(runner_job_id, S)                        \
   F(status, E(EXECUTION_STATUS))             \
-  F(updated_at, S)
+  F(updated_at, S)                           \
+  F(metadata, M) /* post-seed; outputs kept */
 
 /* app.RunnerJobExecutionResult */
 #define RESULT_FIELDS(F)                     \
@@ -184,7 +208,12 @@
   F(org_id, S)                               \
   F(runner_job_execution_id, S)              \
   F(success, B)                              \
-  F(updated_at, S)
+  F(updated_at, S)                           \
+  /* post-seed (the last three base64) */    \
+  F(contents, S)                             \
+  F(contents_display, S)                     \
+  F(contents_gzip, S)                        \
+  F(contents_display_gzip, S)
 
 /* app.CompositeStatus (a run's status_v2; metadata is any JSON, kept) */
 #define STATUS_V2_FIELDS(F)                  \
@@ -193,6 +222,16 @@
   F(history, A(STATUS_V2))                   \
   F(status, E(COMPOSITE_STATUS))             \
   F(status_human_description, S)
+
+/* app.Account (permissions: any JSON, kept) */
+#define ACCOUNT_FIELDS(F)                    \
+  F(account_type, S)                         \
+  F(created_at, S)                           \
+  F(email, S)                                \
+  F(id, S)                                   \
+  F(org_ids, SA)                             \
+  F(subject, S)                              \
+  F(updated_at, S)
 
 /* ---- enums: V(value, provenance) ------------------------------------------- */
 
@@ -334,6 +373,7 @@ DEFINE_TYPE(RUNNER_JOB)
 DEFINE_TYPE(EXECUTION)
 DEFINE_TYPE(RESULT)
 DEFINE_TYPE(STATUS_V2)
+DEFINE_TYPE(ACCOUNT)
 
 DEFINE_ENUM(RUN_TYPE)
 DEFINE_ENUM(JOB_STATUS)
@@ -359,7 +399,8 @@ enum {
   EXECUTION_KEY = RUNNER_JOB_KEY + RUNNER_JOB_N,
   RESULT_KEY = EXECUTION_KEY + EXECUTION_N,
   STATUS_V2_KEY = RESULT_KEY + RESULT_N,
-  RUN_TYPE_KEY = STATUS_V2_KEY + STATUS_V2_N,
+  ACCOUNT_KEY = STATUS_V2_KEY + STATUS_V2_N,
+  RUN_TYPE_KEY = ACCOUNT_KEY + ACCOUNT_N, /* the first enum: field names end here */
   JOB_STATUS_KEY = RUN_TYPE_KEY + RUN_TYPE_N,
   JOB_GROUP_KEY = JOB_STATUS_KEY + JOB_STATUS_N,
   JOB_OPERATION_KEY = JOB_GROUP_KEY + JOB_GROUP_N,
@@ -376,6 +417,8 @@ typedef char check_max_fields[(RUN_N <= NUON_SCHEMA_MAX_FIELDS &&
                                GITHUB_VCS_N <= NUON_SCHEMA_MAX_FIELDS &&
                                LOG_STREAM_N <= NUON_SCHEMA_MAX_FIELDS &&
                                RUNNER_JOB_N <= NUON_SCHEMA_MAX_FIELDS &&
+                               RESULT_N <= NUON_SCHEMA_MAX_FIELDS &&
+                               VCS_CONNECTION_N <= NUON_SCHEMA_MAX_FIELDS &&
                                NUON_SCHEMA_MAX_FIELDS <= 64 &&
                                END_KEY - 1 <= NUON_SCHEMA_MAX_KEYS)
                                   ? 1
@@ -397,6 +440,7 @@ const nuon_type nuon_schema_types[NUON_NTYPES] = {
   TYPE_ENTRY(EXECUTION, "app.RunnerJobExecution"),
   TYPE_ENTRY(RESULT, "app.RunnerJobExecutionResult"),
   TYPE_ENTRY(STATUS_V2, "app.CompositeStatus"),
+  TYPE_ENTRY(ACCOUNT, "app.Account"),
 };
 
 #define ENUM_ENTRY(N, lua_name) {lua_name, N##_values, N##_N, N##_KEY}

@@ -21,7 +21,8 @@ enum nuon_kind {
   NUON_K_OBJECT,  /* object of type `ref` */
   NUON_K_ARRAY,   /* array of objects of type `ref` */
   NUON_K_MAP,     /* object of strings (a null value leaves the key out) */
-  NUON_K_ENUM     /* string, checked against enum `ref` */
+  NUON_K_ENUM,    /* string, checked against enum `ref` */
+  NUON_K_STRINGS  /* array of strings */
 };
 
 /* Object types, indexes into nuon_schema_types. */
@@ -39,6 +40,7 @@ enum nuon_type_id {
   NUON_T_EXECUTION,      /* app.RunnerJobExecution */
   NUON_T_RESULT,         /* app.RunnerJobExecutionResult */
   NUON_T_STATUS_V2,      /* app.CompositeStatus */
+  NUON_T_ACCOUNT,        /* app.Account (a run's created_by) */
   NUON_NTYPES
 };
 

@@ -177,7 +177,7 @@ function M.wait_sandbox_run(client, install_id, run_id, opts, callback)
     if over then return end
     if st.scan then return scan() end
     current = M.sandbox_run(client, install_id, run_id, nil, function(run, err)
-      if run or not (err.kind == "http" and err.status == 404) then return fed(run, err) end
+      if run or not wait.not_found(err) then return fed(run, err) end
       if not wait.route_missing(err) then return fed(nil) end -- no such run (yet)
       st.scan = true
       scan()

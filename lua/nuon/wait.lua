@@ -172,9 +172,18 @@ end
 -- @tparam table err an error from `sandbox_run`
 -- @treturn boolean
 function _M.route_missing(err)
-  return type(err) == "table" and err.kind == "http" and err.status == 404 and err.error == nil
+  return _M.not_found(err) and err.error == nil
 end
 local route_missing = _M.route_missing
+
+--- Whether err is an HTTP 404 (from `sandbox_run`: no such run yet, or, see
+-- `route_missing`, no such route).
+-- @tparam table err
+-- @treturn boolean
+function _M.not_found(err)
+  return type(err) == "table" and err.kind == "http" and err.status == 404
+end
+local not_found = _M.not_found
 
 -- One poll (blocking): the run, or nil when it is not found (yet), or nil,
 -- err.  One request to the run's own path; against a server without that
@@ -183,7 +192,7 @@ local function poll(client, st)
   if not st.scan and type(client.sandbox_run) == "function" then
     local run, err = client:sandbox_run(st.install_id, st.run_id)
     if run then return run end
-    if not (err.kind == "http" and err.status == 404) then return nil, err end
+    if not not_found(err) then return nil, err end
     if not route_missing(err) then return nil end -- no such run (yet)
   end
   st.scan = true
