@@ -36,6 +36,18 @@ function S.run()
   req:perform()
   for _ in c:each_sandbox_run(ID2, { page_size = 4, max = 9, where = { fn = function() return true end } }) do end
   nuon.decode_sandbox_runs('[{"id":"a","run_type":"x","created_at":"2024-12-18T23:58:12.12345Z"}]')
+  -- one run, its metadata, known_values, nulls in typed arrays
+  local first = c:sandbox_runs(ID1, { limit = 1 })
+  if first and first[1] then
+    c:sandbox_run(ID1, first[1].id, { known_values = { run_type = { "teleport" } } })
+    local one = c:start_sandbox_run(ID1, first[1].id)
+    live.one = one
+    one:perform()
+  end
+  c:sandbox_run(ID1, "sbrnosuchrun")                 -- 404 with the JSON error body
+  nuon.decode_sandbox_runs('[null,{"runner_jobs":[null,{"type":"x"}],"created_by":{"org_ids":[null]}}]',
+    { known_values = { runner_job_type = { "x" } } })
+  require("nuon.core").decode_run('{"id":"r","status":"frozen"}', { api_version = "0.19.1125" })
   require("nuon.core").decode_json('{"error":"x","description":"\\ud83d\\ude00","n":[1,2.5,true,null]}')
 end
 
@@ -54,9 +66,12 @@ function S.check()
   local _, err = nuon.new(opts{ token = "wrong-token-0123456789" }):sandbox_runs(ID1)
   assert(tostring(err):match("^nuon http error: HTTP 401"), "error objects lost their __tostring")
   assert(nuon.decode_sandbox_runs("[]"))
+  assert(c:sandbox_run(ID1, runs[1].id).id == runs[1].id)
+  assert(nuon.meta(assert(c:start_sandbox_run(ID1, runs[1].id):perform())).api_version)
   c:close()
   if live.bad then live.bad:close() end
   if live.req then live.req:close() end
+  if live.one then live.one:close() end
   live = {}
   collectgarbage()
   collectgarbage()
