@@ -239,6 +239,8 @@ end
 
 local function sandbox_runs(install_id, args, extra)
   local p = pagination(args)
+  store.inflight_enter()
+  ngx.ctx.inflight = true
   local runs, custom, spec = store.runs(install_id)
   if spec and spec.latency_ms then ngx.sleep(spec.latency_ms / 1000) end
 
@@ -349,7 +351,11 @@ end
 
 function M.log()
   local seq = ngx.ctx.log_seq
-  if seq then store.finish_request(seq, ngx.status) end
+  if seq then
+    store.finish_request(seq, ngx.status)
+    store.note_connection(ngx.var.server_port, ngx.var.connection)
+  end
+  if ngx.ctx.inflight then store.inflight_leave() end
 end
 
 return M
