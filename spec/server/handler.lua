@@ -92,6 +92,12 @@ M.err_body = err_body
 -- Go's net/http sets Content-Length for a body written in one go below its
 -- chunking buffer, and streams chunked above it.
 local function send(status, body, content_type, extra)
+  -- no longer in flight once the answer is on its way: counted at the log
+  -- phase, a client quick to send its next request would overlap the two
+  if ngx.ctx.inflight then
+    ngx.ctx.inflight = nil
+    store.inflight_leave()
+  end
   ngx.status = status
   ngx.header["Server"] = nil -- Go's net/http sends none
   ngx.header["Content-Type"] = content_type or JSON
