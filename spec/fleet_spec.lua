@@ -211,3 +211,66 @@ describe("all_sandbox_runs_many over HTTP/2", function()
     h1:close()
   end)
 end)
+
+describe("examples/fleet_report.lua", function()
+  -- runs the example as a user would; returns stdout, stderr, exit status
+  local function run(args)
+    local err_file = os.tmpname()
+    local cmd = ("NUON_API_URL=%s NUON_API_TOKEN=%s NUON_ORG_ID=%s NUON_CONFIG_FILE=/dev/null TERM=dumb"
+      .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'"
+      .. " lua5.4 examples/fleet_report.lua %s 2>%s"):format(ts.url, ts.token, ts.org_id, args, err_file)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    local _, _, code = p:close()
+    local f = io.open(err_file)
+    local err = f:read("a")
+    f:close()
+    os.remove(err_file)
+    return out, err, code
+  end
+
+  it("lists the failed runs of the window across installs, newest first, with progress on stderr", function()
+    ts.reset()
+    local now = os.time()
+    local ids = {}
+    for k = 1, 6 do
+      ids[k] = ("inlfleetreport%03d"):format(k) .. ("0"):rep(9)
+      ts.install{ id = ids[k], count = 40, flavor = "current", seed = 100 + k, now = now }
+    end
+    local summary = require "nuon.summary"
+    local c = ts.client()
+    local want = {}
+    for _, id in ipairs(ids) do
+      for _, r in ipairs(assert(c:all_sandbox_runs(id))) do
+        local t = require("nuon").parse_time(r.created_at)
+        if t >= now - 720 * 3600 and summary.outcome(r.status) == "failure" then
+          want[#want + 1] = r.id
+        end
+      end
+    end
+    c:close()
+    assert.is_true(#want > 0, "the generated data has no failed run in the window")
+    local out, err, code = run("--hours 720 " .. table.concat(ids, " "))
+    assert.equal(0, code, err)
+    local got = {}
+    for id in out:gmatch("(sbr[0-9a-z]+)") do got[#got + 1] = id end
+    table.sort(want)
+    local sorted = { table.unpack(got) }
+    table.sort(sorted)
+    assert.same(want, sorted)
+    assert.matches(("%d failed run%%(s%%) in the last 720 hours across 6 installs"):format(#want), out)
+    assert.matches("6/6 installs, %d+ pages", err)
+  end)
+
+  it("exits 1 naming an install it could not read, 2 on a usage error", function()
+    ts.reset()
+    ts.fault{ install = "inlbroken", status = 403, times = 5, body = '{"error":"forbidden"}' }
+    local out, err, code = run("--hours 1 inlbroken " .. ts.demo[1].id)
+    assert.equal(1, code)
+    assert.matches("inlbroken: .*HTTP 403", err)
+    assert.matches("1 could not be read", out)
+    local _, err2, code2 = run("--hours")
+    assert.equal(2, code2)
+    assert.matches("usage:", err2)
+  end)
+end)
