@@ -68,6 +68,19 @@ function Client:sandbox_runs(install_id, opts)
 end
 
 
+--- The request URL of `sandbox_runs(install_id, opts)` (no request is made),
+-- built by the C core as every request's is.
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`
+-- @treturn string
+function Client:url(install_id, opts)
+  args.install_id("url", install_id)
+  opts = args.opts("url", opts, args.RUNS)
+  local h = self._core
+  if not h then error("nuon: url: the client is closed", 2) end
+  return h:url(install_id, opts.limit, opts.offset, opts.page)
+end
+
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
 local function pages(self, fname, install_id, opts)
