@@ -368,9 +368,14 @@ for _, conc in ipairs(C.fleet_conc) do
   local ideal = math.max(math.ceil(pages / conc), C.fleet_pages) * C.many_latency / 1000
   local ratio = r.sec / ideal
   row(("concurrency %d (ideal %s)"):format(conc, ms(ideal)), ms(r.sec), ratio, "<= 1.30x", ratio <= 1.3)
+  local peer = run { "lua5.4", root .. "/bench/http_worker.lua", "curlpar", url, fprefix, C.fleet_count, conc,
+    C.many_rounds, C.fleet_pages }
+  row(("  nuon / curl --parallel, the same pages (%s)"):format(ms(peer.sec)), nil, r.sec / peer.sec,
+    "<= 1.15x", r.sec / peer.sec <= 1.15)
 end
 note(("ideal = pages / concurrency x latency in whole waves, and never under %d waves (an install's "
-  .. "pages follow each other)"):format(C.fleet_pages))
+  .. "pages follow each other); curl fetches the same page URLs with no such order, nothing decoded")
+  :format(C.fleet_pages))
 
 -- HTTP/2 over TLS: the same fleet on the server's h2 and h1 TLS listeners
 if ts.h2_url and ts.tls_url then

@@ -18,9 +18,11 @@
 --       client:all_sandbox_runs_many over the same ids: every page
 --   fleetmem  URL PREFIX COUNT CONC
 --       one all_sandbox_runs_many, runs kept: RESULT kib=<peak RSS growth> runs=N
---   curlpar   URL PREFIX COUNT CONC ROUNDS
+--   curlpar   URL PREFIX COUNT CONC ROUNDS [PAGES]
 --       the curl binary, --parallel --parallel-max CONC over the same URLs
---       as "many", nothing decoded: the wire-only peer
+--       as "many" (with PAGES, every page of 10 of each install, all at
+--       once: no page waits for the one before), nothing decoded: the
+--       wire-only peer
 local common = dofile(((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "bench") .. "/common.lua")
 local socket = require "socket"
 local cjson = require "cjson"
@@ -98,12 +100,20 @@ end
 -- (bodies to /dev/null, no decoding), best time of ROUNDS.
 if mode == "curlpar" then
   local prefix, count, conc, rounds = arg[3], tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6] or "3")
+  local pages = tonumber(arg[7]) -- with PAGES: each install's pages of 10 (limit, offset) as URLs
   local cfg = os.tmpname()
   local fh = assert(io.open(cfg, "w"))
   fh:write(('header = "Authorization: Bearer %s"\nheader = "X-Nuon-Org-ID: %s"\n'):format(
     config.token, config.org_id))
   for i = 1, count do
-    fh:write(('url = "%s/v1/installs/%s%d/sandbox-runs"\noutput = "/dev/null"\n'):format(url, prefix, i))
+    if pages then
+      for p = 0, pages - 1 do
+        fh:write(('url = "%s/v1/installs/%s%d/sandbox-runs?limit=10&offset=%d"\noutput = "/dev/null"\n')
+          :format(url, prefix, i, p * 10))
+      end
+    else
+      fh:write(('url = "%s/v1/installs/%s%d/sandbox-runs"\noutput = "/dev/null"\n'):format(url, prefix, i))
+    end
   end
   fh:close()
   -- --compressed: the same wire as nuon's default (compress = true)
