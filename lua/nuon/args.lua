@@ -4,7 +4,7 @@
 -- the method: `level` as for `error`, counted from the check (default 3: the
 -- method called the check; 4 when the method called a helper that did).
 -- @module nuon.args
-local type, error, pairs, tostring = type, error, pairs, tostring
+local type, error, pairs, tostring, getmetatable = type, error, pairs, tostring, getmetatable
 local floor = math.floor
 local core = require "nuon.core"
 local check_known_values = core.check_known_values
@@ -52,8 +52,16 @@ function _M.known_values(client_known, call_known)
   return all
 end
 
+--- Whether f can be called.
+function _M.callable(f)
+  if type(f) == "function" then return true end
+  local m = getmetatable(f)
+  return type(m) == "table" and m.__call ~= nil
+end
+local callable = _M.callable
+
 --- Checks an options table against `allowed` (name -> "count", "positive",
--- "boolean" or "table"); returns it, or {} for nil.
+-- "boolean", "table" or "function"); returns it, or {} for nil.
 function _M.opts(fname, opts, allowed, level)
   level = level or 3
   if opts == nil then return {} end
@@ -76,6 +84,9 @@ function _M.opts(fname, opts, allowed, level)
     elseif want == "known_values" then
       local ok, msg = check_known_values(v)
       if not ok then error(("nuon: %s: option '%s' %s"):format(fname, k, msg), level) end
+
+    elseif want == "function" and not callable(v) then
+      error(("nuon: %s: option '%s' must be a function"):format(fname, k), level)
     end
   end
   return opts

@@ -11,7 +11,7 @@
 -- NUON_* from the environment nginx passes on).
 -- Operations: runs (limit, offset, page, strict), all and each (page_size,
 -- max, status), many (ids = a,b,c; concurrency, limit), run (run, strict, known_type),
--- latest, wait (run), url,
+-- fleet (ids, concurrency, page_size, max: all_sandbox_runs_many), latest, wait (run), url,
 -- tostring, closed, keepalive, badargs (argument errors and where they point).
 -- luacheck: globals ngx
 local cjson = require "cjson.safe"
@@ -116,6 +116,22 @@ function ops.run(c, a)
   if not run then return nil, err end
   return { id = run.id, status = run.status, run_type = run.run_type, warnings = run.warnings,
     jobs = #(run.runner_jobs or {}), meta = core.meta(run) }
+end
+
+function ops.fleet(c, a)
+  local ids = {}
+  for id in (a.ids or ""):gmatch("[^,]+") do ids[#ids + 1] = id end
+  local progress = {}
+  local results, err = c:all_sandbox_runs_many(ids, {
+    concurrency = num(a.concurrency), page_size = num(a.page_size), max = num(a.max),
+    on_progress = function(p) progress[#progress + 1] = p end,
+  })
+  if not results then return nil, err end
+  local out = {}
+  for id, r in pairs(results) do
+    out[id] = r.runs and { ids = ids_of(r.runs), n = #r.runs } or { err = plain_error(r.err) }
+  end
+  return { results = out, progress = progress }
 end
 
 function ops.latest(c, a)
