@@ -22,7 +22,9 @@ local decode
 if impl == "cjson" then
   decode = require("cjson").decode
 elseif impl == "walk" then
-  local v = require("validate").new(common.root .. "/spec/server/sandbox_runs.schema.json")
+  -- the same known values as nuon (its table of every value the API has sent)
+  local v = require("validate").new(common.root .. "/spec/server/sandbox_runs.schema.json",
+    require("nuon.core").enums)
   decode = function(s) return assert(v:decode(s)) end
 elseif impl == "nuon" then
   local nuon = require "nuon"

@@ -5,14 +5,16 @@
 -- additionalProperties, items, minimum/maximum).  It does what nuon's decoder
 -- does to the same data, no more:
 --   - a wrong JSON type is an error (nil, message with the path);
---   - a value outside its enum is a warning { path, value, enum } (non-strict);
+--   - a value outside its enum is a warning { path, value, enum } (non-strict),
+--     the known values being the seed's plus, when new() is given them
+--     (nuon.enums), those the API has sent since; "" is unset, never a warning;
 --   - today's `runner_jobs` (not in the seed schema) is validated as an array
 --     of app.RunnerJob and `runner_job` is set to its first item when absent.
 -- Paths are kept as a stack and turned into text only for a warning or an
 -- error. Enum values are looked up in a set made once per enum.
 --
 --   local validate = require "validate"
---   local v = validate.new("spec/server/sandbox_runs.schema.json")
+--   local v = validate.new("spec/server/sandbox_runs.schema.json" [, nuon.enums])
 --   local runs, err = v:decode(text)         -- cjson.decode + v:check(runs)
 local cjson = require "cjson"
 
@@ -30,13 +32,26 @@ local function read(path)
   return s
 end
 
-function M.new(schema_path)
+-- The seed schema's enum definitions by the names nuon gives them.
+local ENUM_NAMES = {
+  ["app.SandboxRunType"] = "run_type", ["app.RunnerJobStatus"] = "runner_job_status",
+  ["app.RunnerJobGroup"] = "runner_job_group", ["app.RunnerJobOperationType"] = "runner_job_operation",
+  ["app.RunnerJobType"] = "runner_job_type", ["app.RunnerJobExecutionStatus"] = "runner_job_execution_status",
+}
+
+function M.new(schema_path, known)
   local schema = cjson.decode(read(schema_path))
   local defs = schema["$defs"]
   -- the field today's server sends instead of runner_job (API.md)
   defs["app.InstallSandboxRun"].properties.runner_jobs = {
     anyOf = { { type = "array", items = { ["$ref"] = "#/$defs/app.RunnerJob" } }, { type = "null" } },
   }
+  for name, def in pairs(defs) do
+    local extra = known and ENUM_NAMES[name] and known[ENUM_NAMES[name]]
+    if def.enum and extra then
+      for _, v in ipairs(extra) do def.enum[#def.enum + 1] = v end
+    end
+  end
   return setmetatable({ schema = schema, defs = defs, enum_sets = {} }, M)
 end
 
@@ -110,7 +125,7 @@ local function check(self, node, v, path, depth)
   if enum then
     local set = self.enum_sets[enum]
     if not set then
-      set = {}
+      set = { [""] = true } -- Go's zero value: unset
       for _, e in ipairs(enum) do set[e] = true end
       self.enum_sets[enum] = set
     end
