@@ -193,8 +193,7 @@ function M.wait_sandbox_run(client, install_id, run_id, opts, callback)
       timer:close()
     end
   end
-  st.start = st.clock()
-  st.deadline = st.start + st.timeout
+  wait.start(st)
   poll()
   return handle
 end

@@ -237,8 +237,7 @@ end
 -- checks the arguments as `wait_sandbox_run` does (raising, blaming the line
 -- `level` levels up, as for `error`) and returns a table with the settings
 -- (`install_id`, `run_id`, `search`, `clock`, `sleep`, ...).  Start the clock
--- with `st.start = st.clock()` (and `st.deadline = st.start + st.timeout`),
--- poll, and give each poll's result to `feed`.
+-- with `start(st)`, poll, and give each poll's result to `feed`.
 -- @local
 function _M.new_state(fname, client, install_id, run_id, opts, level)
   level = level or 3
@@ -265,6 +264,13 @@ function _M.new_state(fname, client, install_id, run_id, opts, level)
     st.is_final = function(run) return final(run) and true or false end
   end
   return st
+end
+
+--- Starts the clock of a wait: its deadline is `timeout` seconds from now.
+-- @local
+function _M.start(st)
+  st.start = st.clock()
+  st.deadline = st.start + st.timeout
 end
 
 --- After a poll that gave `run` (nil: not found) or `nil, err`: returns
@@ -351,8 +357,7 @@ end
 -- print(run.status, require("nuon.summary").outcome(run))
 function _M.wait_sandbox_run(client, install_id, run_id, opts)
   local st = _M.new_state("wait_sandbox_run", client, install_id, run_id, opts, 3)
-  st.start = st.clock()
-  st.deadline = st.start + st.timeout
+  _M.start(st)
   while true do
     local done, a, b = _M.feed(st, poll(client, st))
     if done then return a, b end
