@@ -3,7 +3,9 @@
 #   make deps        install every Debian package the project needs (apt-get)
 #   make             build nuon.core for Lua 5.4 (build/lua5.4/nuon/core.so)
 #   make LUA=luajit  build it for LuaJIT 2.1 (build/luajit/nuon/core.so)
+#   make LUA=5.1     ... and likewise for 5.1, 5.2 and 5.3 (build/lua5.X/)
 #   make test        build everything, start the test API server, run all specs
+#   make test-matrix the host-independent specs on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
 #   make demo        start the test server with generated data and run the examples
 #   make lint        luacheck, cppcheck and warnings-as-errors C builds
 #   make docs        the HTML reference (LDoc) into build/docs/
@@ -52,13 +54,18 @@ LUA_VERSION_DIR := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION_DIR)
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION_DIR)
 
+# lua5.1 to lua5.3 are for make test-matrix; installing them may repoint the
+# `lua` command (Debian's alternatives), which is why every command here names
+# its Lua (lua5.4, luajit, busted --lua=...).  Debian's lua-busted and
+# lua-cjson carry modules for 5.1 to 5.4.
 DEBIAN_PACKAGES := build-essential pkg-config ca-certificates openssl curl \
   lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev \
+  lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   lua-cjson lua-busted lua-check lua-socket lua-ldoc luarocks \
   nginx libnginx-mod-http-lua lua-resty-core neovim \
   valgrind clang libclang-rt-14-dev cppcheck lua-discount
 
-.PHONY: all build deps test demo lint install clean luajit
+.PHONY: all build deps test test-matrix demo lint install clean luajit
 
 all: build
 build: $(CORE)
@@ -83,11 +90,24 @@ test:
 	$(MAKE) LUA=luajit build
 	bash spec/run.sh
 
+# make test-matrix: every Lua the rockspec admits builds nuon.core and passes
+# the specs that do not depend on the host (no nginx, no Neovim, no
+# sanitizers): decoding, configuration, filters, time, summaries, paging and
+# the client against the test server.  About a minute on 2 cores.
+MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
+MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
+  spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
+  $(wildcard spec/pager_spec.lua)
+
+test-matrix:
+	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
+	NUON_MATRIX_LUAS="$(MATRIX_LUAS)" bash spec/run.sh --matrix $(MATRIX_SPECS)
+
 demo: build
 	bash examples/demo.sh
 
 # make lint: luacheck over the Lua code, cppcheck over src/, and the C core
-# built with -Werror for Lua 5.4 and for LuaJIT (compat.h takes other paths).
+# built with -Werror for every Lua of MATRIX_LUAS (compat.h takes other paths).
 # cppcheck suppressions, each with its reason:
 #   variableScope: a style preference, not a defect: some files declare a
 #     block's variables at its top, as Lua's own sources and lua-cjson do.
@@ -107,8 +127,9 @@ lint:
 	$(LUACHECK) lua spec examples bench
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
-	$(MAKE) -B build LUA=5.4 CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint
-	$(MAKE) -B build LUA=luajit CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint-luajit
+	@for v in $(MATRIX_LUAS); do \
+	  $(MAKE) --no-print-directory -B build LUA=$$v CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint-$$v || exit 1; \
+	done
 
 # make docs: the HTML reference from the LDoc comments (config.ld) into
 # build/docs/index.html.  Needs ldoc (Debian lua-ldoc) and, for Markdown in

@@ -15,6 +15,7 @@
 
 #include "nuon.h"
 
+/* The shims compat.h declares for older Luas. */
 #if LUA_VERSION_NUM < 503
 int nuon_isinteger(lua_State *L, int idx) {
   lua_Number n;
@@ -22,6 +23,32 @@ int nuon_isinteger(lua_State *L, int idx) {
   n = lua_tonumber(L, idx);
   return n == (lua_Number)(long long)n && n >= -9007199254740992.0 &&
          n <= 9007199254740992.0;
+}
+#endif
+
+#ifdef NUON_PUC51
+/* Lua 5.2's luaL_setfuncs: the functions of l into the table below the nup
+ * upvalues on the top of the stack, each closing over all of them. */
+void nuon_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  int i;
+  luaL_checkstack(L, nup, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+/* Lua 5.2's luaL_testudata: the userdata at idx if its metatable is tname's. */
+void *nuon_testudata(lua_State *L, int idx, const char *tname) {
+  void *p = lua_touserdata(L, idx);
+  int same;
+  if (p == NULL || !lua_getmetatable(L, idx)) return NULL;
+  luaL_getmetatable(L, tname);
+  same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? p : NULL;
 }
 #endif
 
