@@ -11,7 +11,9 @@
 #   make docs        the HTML reference (LDoc) into build/docs/
 #   make check-asan  the suite with nuon.core under ASan+UBSan, and allocation failures
 #   make check-valgrind  the C-core specs under valgrind memcheck
-#   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60)
+#   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60),
+#                    then the pager's random servers for FUZZ_PAGER_TIME (10)
+#   make fuzz-long   the same for about ten minutes (README: the last long run)
 #   make install     install into LUADIR/LIBDIR (LuaRocks' variable names)
 #
 # Variables follow LuaRocks' names so `luarocks make` and packagers can pass
@@ -97,7 +99,7 @@ test:
 MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
-  $(wildcard spec/pager_spec.lua)
+  spec/paging_spec.lua spec/limits_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
@@ -183,7 +185,7 @@ ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 
-.PHONY: check-asan check-valgrind fuzz
+.PHONY: check-asan check-valgrind fuzz fuzz-long fuzz-pager fuzz-corpus
 check-asan:
 	$(MAKE) build LUA=5.4 BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined -Wl,-z,nodelete"
@@ -194,6 +196,7 @@ check-asan:
 	bash spec/sanitizers/asan.sh
 
 check-valgrind:
+	$(MAKE) build LUA=5.4
 	$(MAKE) build LUA=5.4 BUILD=build/valgrind CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  LDFLAGS="-Wl,-z,nodelete"
 	bash spec/sanitizers/valgrind.sh
@@ -204,3 +207,25 @@ fuzz:
 	  $(SAN_LUA_CFLAGS) $(CURL_CFLAGS) -Isrc spec/fuzz/fuzz_decode.c src/decode.c src/schema.c \
 	  src/error.c -o build/fuzz/fuzz_decode $(SAN_LUA_LIBS)
 	FUZZ_TIME=$(FUZZ_TIME) bash spec/sanitizers/fuzz.sh
+	$(MAKE) --no-print-directory fuzz-pager FUZZ_PAGER_TIME=$(FUZZ_PAGER_TIME)
+
+# make fuzz-long: the decoder for about ten minutes (FUZZ_LONG_TIME seconds)
+# and the pager for one; the README records the last long run.
+# make fuzz-corpus: the corpus libFuzzer grew in build/fuzz/corpus, minimised
+# (-merge=1) into spec/fuzz/corpus, the seeds kept in the repository.
+# make fuzz-pager: the paging state machine alone (FUZZ_PAGER_TIME seconds).
+FUZZ_LONG_TIME ?= 600
+FUZZ_PAGER_TIME ?= 10
+fuzz-long:
+	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_LONG_TIME) FUZZ_PAGER_TIME=60
+
+fuzz-pager:
+	lua5.4 -e 'package.path = "lua/?.lua;spec/?.lua;" .. package.path' \
+	  spec/fuzz/pager_fuzz.lua $(FUZZ_PAGER_TIME)
+
+fuzz-corpus:
+	@test -x build/fuzz/fuzz_decode || { echo "make fuzz-corpus: run make fuzz first" >&2; exit 1; }
+	rm -rf build/fuzz/minimised && mkdir -p build/fuzz/minimised
+	build/fuzz/fuzz_decode -merge=1 -max_len=65536 build/fuzz/minimised spec/fuzz/corpus build/fuzz/corpus
+	rm -f spec/fuzz/corpus/* && cp build/fuzz/minimised/* spec/fuzz/corpus/
+	@echo "spec/fuzz/corpus: $$(ls spec/fuzz/corpus | wc -l) inputs, $$(du -sh spec/fuzz/corpus | cut -f1)"

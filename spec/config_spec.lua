@@ -73,7 +73,7 @@ describe("nuon.config.resolve", function()
       assert.same({
         token = TOKEN, org_id = "org0123456789abcdefghijkl", base_url = "https://api.nuon.co",
         timeout = 30, connect_timeout = 10, retries = 2, max_backoff = 30, strict = false,
-        verify_tls = true, max_body = 64 * 1024 * 1024, compress = true,
+        verify_tls = true, max_body = 64 * 1024 * 1024, compress = true, max_runs = 10000,
         token_source = "option", org_source = "option", url_source = "default",
       }, s)
       assert.is_nil(s.config_file)
@@ -342,14 +342,17 @@ describe("nuon.config.resolve", function()
         failure(with{ compress = "gzip" }))
     end)
 
-    it("raises for timeouts that are not positive numbers", function()
+    it("raises for timeouts that are not numbers of seconds from 0.001 to 2147483", function()
       for _, name in ipairs{ "timeout", "connect_timeout" } do
-        local pre = "nuon.new: option '" .. name .. "' must be a positive number (got "
+        local pre = "nuon.new: option '" .. name .. "' must be a number of seconds from 0.001 to 2147483 (got "
         assert.equal(pre .. "string)", failure(with{ [name] = "30" }))
         assert.equal(pre .. "0)", failure(with{ [name] = 0 }))
+        assert.equal(pre .. "0.0001)", failure(with{ [name] = 0.0001 }))
         assert.equal(pre .. "-1)", failure(with{ [name] = -1 }))
+        assert.equal(pre .. "1e+17)", failure(with{ [name] = 1e17 }))
         assert.equal(pre .. "inf)", failure(with{ [name] = math.huge }))
         assert.equal(pre .. "nan)", failure(with{ [name] = 0 / 0 }))
+        assert.equal(2147483, resolve(with{ [name] = 2147483 })[name])
       end
     end)
 
@@ -362,19 +365,36 @@ describe("nuon.config.resolve", function()
       assert.equal(10, resolve(with{ retries = 10 }).retries)
     end)
 
-    it("raises for a negative max_backoff", function()
-      local pre = "nuon.new: option 'max_backoff' must be a non-negative number (got "
+    it("raises for a max_backoff that is not a number of seconds from 0 to 2147483", function()
+      local pre = "nuon.new: option 'max_backoff' must be a number of seconds from 0 to 2147483 (got "
       assert.equal(pre .. "-0.5)", failure(with{ max_backoff = -0.5 }))
       assert.equal(pre .. "boolean)", failure(with{ max_backoff = false }))
       assert.equal(pre .. "inf)", failure(with{ max_backoff = math.huge }))
+      assert.equal(pre .. "1e+17)", failure(with{ max_backoff = 1e17 }))
+      assert.equal(0, resolve(with{ max_backoff = 0 }).max_backoff)
     end)
 
-    it("raises for a max_body that is not a positive integer", function()
-      local pre = "nuon.new: option 'max_body' must be a positive integer (got "
-      assert.equal(pre .. "0)", failure(with{ max_body = 0 }))
-      assert.equal(pre .. "1.5)", failure(with{ max_body = 1.5 }))
-      assert.equal(pre .. "inf)", failure(with{ max_body = math.huge }))
-      assert.equal(pre .. "string)", failure(with{ max_body = "1M" }))
+    it("raises for a max_body or max_runs that is not an integer from 1 to 2^53", function()
+      for _, name in ipairs{ "max_body", "max_runs" } do
+        local pre = "nuon.new: option '" .. name .. "' must be an integer from 1 to 2^53 (got "
+        assert.equal(pre .. "0)", failure(with{ [name] = 0 }))
+        assert.equal(pre .. "1.5)", failure(with{ [name] = 1.5 }))
+        assert.equal(pre .. "inf)", failure(with{ [name] = math.huge }))
+        assert.equal(pre .. "string)", failure(with{ [name] = "1M" }))
+        -- 2^64 would wrap to 0 in a C size_t
+        assert.equal(pre .. tostring(2^64) .. ")", failure(with{ [name] = 2^64 }))
+      end
+    end)
+
+    it("takes integral floats where an integer belongs (10/2 on Lua 5.4)", function()
+      local s = resolve(with{ retries = 4 / 2, max_body = 2^20 + 0.0, max_runs = 10 / 2 })
+      assert.equal(2, s.retries)
+      assert.equal(2^20, s.max_body)
+      assert.equal(5, s.max_runs)
+      if math.type then
+        assert.equal("integer", math.type(s.retries))
+        assert.equal("integer", math.type(s.max_runs))
+      end
     end)
 
     it("raises for a control character in token, org_id, user_agent and other strings", function()

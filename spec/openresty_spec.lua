@@ -542,6 +542,67 @@ describe("nuon.resty in nginx", function()
     end)
   end)
 
+  describe("paging against any server", function()
+    local ID = "inlrestypaging000000000001"
+    local RUNS = 25
+    local function install(paging, extra)
+      local spec = { id = ID, count = RUNS, flavor = "current", seed = 7, paging = paging }
+      for k, v in pairs(extra or {}) do spec[k] = v end
+      ts.install(spec)
+      ts.clear_requests()
+    end
+    -- the same table as spec/paging_spec.lua: mode, requests, runs
+    for _, case in ipairs{
+      { "ignore", 1, RUNS }, { "repeat", 3, 10 }, { "zero_limit", 4, RUNS },
+      { "stuck_offset", 4, RUNS }, { "negative", 4, RUNS }, { "overflow", 4, RUNS },
+      { "empty_next", 1, 0 },
+    } do
+      local mode, nreq, nruns = case[1], case[2], case[3]
+      it(("ends against a server in paging mode %s: %d runs, %d requests"):format(mode, nruns, nreq), function()
+        install(mode)
+        local r = call{ op = "all", install = ID, page_size = 10 }
+        assert.is_true(r.ok, cjson.encode(r))
+        assert.equal(nruns, r.n)
+        local reqs = requests_for(ID)
+        assert.equal(nreq, #reqs)
+        local last = -1
+        for _, req in ipairs(reqs) do
+          local off = tonumber(req.args.offset or "0")
+          assert.is_true(off > last, off .. " after " .. last)
+          last = off
+        end
+        ts.clear_requests()
+        r = call{ op = "each", install = ID, page_size = 10 }
+        assert.equal(nruns, r.n)
+        assert.equal(nreq, #requests_for(ID))
+      end)
+    end
+
+    it("latest_sandbox_run and wait_sandbox_run end against a server whose pages never end", function()
+      install("zero_limit")
+      local r = call{ op = "latest", install = ID }
+      assert.is_true(r.ok, cjson.encode(r))
+      r = call{ op = "wait", install = ID, run = "sbrnosuchrun00000000000000", wait_timeout = 0.5 }
+      assert.equal("timeout", r.err.kind)
+      assert.is_true(r.elapsed < 3, r.elapsed)
+    end)
+
+    it("a body of a million {} is a decode error naming max_runs, after one request", function()
+      ts.install{ id = ID, count = 0, paging = "objects", objects = 1000000 }
+      ts.clear_requests()
+      local r = call{ op = "all", install = ID }
+      assert.is_false(r.ok)
+      assert.equal("decode", r.err.kind)
+      assert.equal("response holds more than max_runs (10000) runs", r.err.message)
+      assert.equal(1, #requests_for(ID))
+      ts.install{ id = ID, count = 0, paging = "objects", objects = 30 }
+      r = call{ op = "runs", install = ID, max_runs = 20 }
+      assert.equal("response holds more than max_runs (20) runs", r.err.message)
+      r = call{ op = "runs", install = ID, max_runs = 30 }
+      assert.equal(30, r.n)
+    end)
+  end)
+
   describe("sandbox_runs_many", function()
     it("gives each install its runs or its error", function()
       ts.fault{ install = "inlbroken", status = 404, body = '{"error":"nope"}' }

@@ -4,7 +4,7 @@
  * The code is written against the Lua 5.3/5.4 API and shimmed downwards:
  *
  *   5.4          lua_newuserdatauv
- *   5.3, 5.4     integers (lua_isinteger, lua_pushinteger keeps int64 exact)
+ *   5.3, 5.4     integers (lua_pushinteger keeps an int64 exact)
  *   5.2          no integers; lua_rawlen, lua_absindex, luaL_setfuncs exist
  *   LuaJIT 2.1   reports 5.1 but has LUA_OK, luaL_setfuncs, luaL_newlib and
  *                luaL_testudata; lacks lua_rawlen, lua_absindex, integers
@@ -23,15 +23,13 @@
 #include <lauxlib.h>
 
 /* Integers: on 5.1, 5.2 and LuaJIT every number is a double, and an int64
- * above 2^53 becomes the nearest double (README "Lua versions"). */
+ * above 2^53 becomes the nearest double (README, "The run tables"). */
 #if LUA_VERSION_NUM >= 503
 #define NUON_HAS_INTEGERS 1
-#define nuon_isinteger(L, i) lua_isinteger((L), (i))
 #define nuon_pushint64(L, v) lua_pushinteger((L), (lua_Integer)(v))
 #else
 #define NUON_HAS_INTEGERS 0
 #define nuon_pushint64(L, v) lua_pushnumber((L), (lua_Number)(v))
-int nuon_isinteger(lua_State *L, int idx);
 #endif
 
 #if LUA_VERSION_NUM >= 502

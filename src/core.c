@@ -2,11 +2,12 @@
  * core.c - luaopen_nuon_core: the module table of nuon.core.
  *
  *   core.VERSION                 "MAJOR.MINOR.PATCH"
- *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth)
+ *   core.decode(text [, opts])   runs | nil, err   (opts: strict, max_depth, max_runs)
  *   core.decode_json(text)       value | nil, err  (any JSON; null -> nil)
  *   core.enums                   enum name -> sequence of allowed values
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
  *   core.error_mt                the metatable of error objects
+ *   core.limits                  the bounds of numeric options (nuon.h)
  *
  * luaopen may run more than once in one state (busted resets package.loaded):
  * everything it registers is created once and reused.
@@ -15,18 +16,7 @@
 
 #include "nuon.h"
 
-/* The shims compat.h declares for older Luas. */
-#if LUA_VERSION_NUM < 503
-int nuon_isinteger(lua_State *L, int idx) {
-  lua_Number n;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  n = lua_tonumber(L, idx);
-  return n == (lua_Number)(long long)n && n >= -9007199254740992.0 &&
-         n <= 9007199254740992.0;
-}
-#endif
-
-#ifdef NUON_PUC51
+#ifdef NUON_PUC51 /* the shims compat.h declares for PUC Lua 5.1 */
 /* Lua 5.2's luaL_setfuncs: the functions of l into the table below the nup
  * upvalues on the top of the stack, each closing over all of them. */
 void nuon_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
@@ -52,12 +42,17 @@ void *nuon_testudata(lua_State *L, int idx, const char *tname) {
 }
 #endif
 
-static int opt_int_field(lua_State *L, int idx, const char *name, int def) {
-  int v = def;
+/* An integer field of the options table at idx in [min, max] (integral floats
+ * accepted), or def when absent. */
+static double opt_int_field(lua_State *L, int idx, const char *name, double def, double min,
+                            double max) {
+  double v = def;
   lua_getfield(L, idx, name);
   if (!lua_isnil(L, -1)) {
-    if (!lua_isnumber(L, -1)) luaL_error(L, "bad option '%s' (number expected)", name);
-    v = (int)lua_tointeger(L, -1);
+    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= min && v <= max) || (double)(long long)v != v)
+      luaL_error(L, "nuon.core.decode: option '%s' must be an integer from %d to %s", name,
+                 (int)min, max == NUON_MAX_INT ? "2^53" : lua_pushfstring(L, "%d", (int)max));
   }
   lua_pop(L, 1);
   return v;
@@ -66,14 +61,15 @@ static int opt_int_field(lua_State *L, int idx, const char *name, int def) {
 static void read_decode_opts(lua_State *L, int idx, nuon_decode_opts *o) {
   o->strict = 0;
   o->max_depth = NUON_DEFAULT_MAX_DEPTH;
+  o->max_runs = 0;
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_getfield(L, idx, "strict");
   o->strict = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  o->max_depth = opt_int_field(L, idx, "max_depth", NUON_DEFAULT_MAX_DEPTH);
-  if (o->max_depth < 1 || o->max_depth > NUON_HARD_MAX_DEPTH)
-    luaL_error(L, "bad option 'max_depth' (1..%d expected)", NUON_HARD_MAX_DEPTH);
+  o->max_depth = (int)opt_int_field(L, idx, "max_depth", NUON_DEFAULT_MAX_DEPTH, 1,
+                                    NUON_HARD_MAX_DEPTH);
+  o->max_runs = (size_t)opt_int_field(L, idx, "max_runs", 0, 1, NUON_MAX_INT);
 }
 
 /* core.decode(text [, opts]) */
@@ -133,5 +129,7 @@ int luaopen_nuon_core(lua_State *L) {
   lua_setfield(L, -2, "error_mt");
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
+  nuon_push_limits(L);
+  lua_setfield(L, -2, "limits");
   return 1;
 }

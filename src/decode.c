@@ -247,6 +247,7 @@ typedef struct decoder {
   const uchar *start, *end;
   int depth, max_depth;
   int strict;
+  size_t max_runs; /* elements of the top-level typed array; 0: no limit */
   int keys;     /* stack index of the key table (typed mode) */
   int scratch;  /* stack index of the scratch userdata (nil until needed) */
   int warnings; /* stack index of runs.warnings (typed mode) */
@@ -319,6 +320,17 @@ static const uchar *fail_depth(decoder *d, const uchar *at) {
   unsigned long pos = (unsigned long)(at - d->start) + 1;
   lua_checkstack(d->L, 10);
   nuon_error_pushf(d->L, "decode", "JSON nested deeper than max_depth (%d)", d->max_depth);
+  nuon_error_setint(d->L, "position", (long long)pos);
+  return NULL;
+}
+
+/* The body holds more runs than max_runs allows: decided at run max_runs + 1,
+ * before its tables are made, so a small hostile body cannot make millions. */
+static const uchar *fail_runs(decoder *d, const uchar *at) {
+  unsigned long pos = (unsigned long)(at - d->start) + 1;
+  lua_checkstack(d->L, 10);
+  nuon_error_pushf(d->L, "decode", "response holds more than max_runs (%lu) runs",
+                   (unsigned long)d->max_runs);
   nuon_error_setint(d->L, "position", (long long)pos);
   return NULL;
 }
@@ -1388,6 +1400,7 @@ static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *s
   while (!closed) {
     d->path[slot].name = NULL;
     d->path[slot].index = ++i;
+    if (slot == 0 && d->max_runs && (size_t)i > d->max_runs) return fail_runs(d, p);
     if (p >= d->end || *p != '{') return wrong_type(d, p, slot + 1, "object");
     p = parse_typed(d, p, ti);
     if (!p) return NULL;
@@ -1476,7 +1489,7 @@ static memo *push_memo(lua_State *L) {
 /* Sets up d and pushes the memo table, the scratch slot (and, typed, the
  * keys and warnings). */
 static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, int max_depth,
-                         int strict, int typed) {
+                         int strict, size_t max_runs, int typed) {
   int i;
   luaL_checkstack(L, 16, "nuon.decode");
   d->L = L;
@@ -1487,6 +1500,7 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
                  : max_depth > NUON_HARD_MAX_DEPTH ? NUON_HARD_MAX_DEPTH
                                                    : max_depth;
   d->strict = strict;
+  d->max_runs = max_runs;
   d->nwarnings = 0;
   d->pn = 0;
   d->decimal_point = 0;
@@ -1552,7 +1566,8 @@ static int decode_runs(decoder *d) {
 int nuon_decode_runs(lua_State *L, const char *buf, size_t len, const nuon_decode_opts *opts) {
   decoder d;
   int base = lua_gettop(L);
-  decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0, 1);
+  decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0,
+               opts ? opts->max_runs : 0, 1);
   return decoder_finish(&d, base, decode_runs(&d));
 }
 
@@ -1565,6 +1580,6 @@ static int decode_json(decoder *d) {
 int nuon_decode_json(lua_State *L, const char *buf, size_t len, int max_depth) {
   decoder d;
   int base = lua_gettop(L);
-  decoder_init(&d, L, buf, len, max_depth, 0, 0);
+  decoder_init(&d, L, buf, len, max_depth, 0, 0, 0);
   return decoder_finish(&d, base, decode_json(&d));
 }

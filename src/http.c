@@ -71,14 +71,34 @@ static const char *opt_string(lua_State *L, const char *name, int required) {
   return s;
 }
 
-static double opt_number(lua_State *L, const char *name, double def, double min) {
+/* A bound as the messages write it (2^53 by name). */
+static void push_bound(lua_State *L, double v) {
+  if (v == NUON_MAX_INT) lua_pushliteral(L, "2^53");
+  else {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.14g", v);
+    lua_pushstring(L, buf);
+  }
+}
+
+/* A numeric option in [min, max], an integer when `integral` (integral floats
+ * such as 10/2 are integers), else seconds.  The range is checked before any
+ * conversion, so no cast can overflow; the words are nuon.config's. */
+static double opt_number(lua_State *L, const char *name, double def, double min, double max,
+                         int integral) {
   double v = def;
   lua_getfield(L, 1, name);
   if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "nuon.core.new_client: option '%s' must be a number", name);
+    int ok = lua_type(L, -1) == LUA_TNUMBER;
     v = lua_tonumber(L, -1);
-    if (!(v >= min)) luaL_error(L, "nuon.core.new_client: option '%s' out of range", name);
+    ok = ok && v >= min && v <= max && (!integral || (double)(long long)v == v);
+    if (!ok) {
+      push_bound(L, min);
+      push_bound(L, max);
+      luaL_error(L, "nuon.core.new_client: option '%s' must be %s from %s to %s", name,
+                 integral ? "an integer" : "a number of seconds", lua_tostring(L, -2),
+                 lua_tostring(L, -1));
+    }
   }
   lua_pop(L, 1);
   return v;
@@ -133,18 +153,21 @@ int nuon_http_new_client(lua_State *L) {
   ca_file = opt_string(L, "ca_file", 0);
   proxy = opt_string(L, "proxy", 0);
   ua = opt_string(L, "user_agent", 0);
-  timeout = opt_number(L, "timeout", 30, 0.001);
-  connect_timeout = opt_number(L, "connect_timeout", 10, 0.001);
-  c->retries = (int)opt_number(L, "retries", 2, 0);
-  c->max_backoff = opt_number(L, "max_backoff", 30, 0);
-  max_body = opt_number(L, "max_body", NUON_DEFAULT_MAX_BODY, 1);
+  timeout = opt_number(L, "timeout", 30, NUON_MIN_SECONDS, NUON_MAX_SECONDS, 0);
+  connect_timeout = opt_number(L, "connect_timeout", 10, NUON_MIN_SECONDS, NUON_MAX_SECONDS, 0);
+  c->retries = (int)opt_number(L, "retries", 2, 0, NUON_MAX_RETRIES, 1);
+  c->max_backoff = opt_number(L, "max_backoff", 30, 0, NUON_MAX_SECONDS, 0);
+  max_body = opt_number(L, "max_body", NUON_DEFAULT_MAX_BODY, 1,
+                        (double)SIZE_MAX < NUON_MAX_INT ? (double)SIZE_MAX : NUON_MAX_INT, 1);
+  c->max_runs = (size_t)opt_number(L, "max_runs", NUON_DEFAULT_MAX_RUNS, 1,
+                                   (double)SIZE_MAX < NUON_MAX_INT ? (double)SIZE_MAX : NUON_MAX_INT,
+                                   1);
   c->strict = opt_bool(L, "strict", 0);
   verify = opt_bool(L, "verify_tls", 1);
   compress = opt_bool(L, "compress", 1);
   check_header_safe(L, "token", token);
   check_header_safe(L, "org_id", org_id);
   check_header_safe(L, "user_agent", ua);
-  if (c->retries > 100) luaL_error(L, "nuon.core.new_client: option 'retries' out of range");
 
   n = strlen(base_url);
   while (n && base_url[n - 1] == '/') n--;
@@ -185,6 +208,24 @@ int nuon_http_new_client(lua_State *L) {
   if (proxy) curl_easy_setopt(c->curl, CURLOPT_PROXY, proxy);
   nuon_transfer_attach(&c->t, c->curl);
   return 1;
+}
+
+void nuon_push_limits(lua_State *L) {
+  lua_createtable(L, 0, 8);
+  lua_pushnumber(L, NUON_MIN_SECONDS);
+  lua_setfield(L, -2, "min_seconds");
+  lua_pushnumber(L, NUON_MAX_SECONDS);
+  lua_setfield(L, -2, "max_seconds");
+  lua_pushinteger(L, NUON_MAX_RETRIES);
+  lua_setfield(L, -2, "max_retries");
+  lua_pushnumber(L, (double)SIZE_MAX < NUON_MAX_INT ? (double)SIZE_MAX : NUON_MAX_INT);
+  lua_setfield(L, -2, "max_int");
+  lua_pushinteger(L, NUON_MAX_ID);
+  lua_setfield(L, -2, "max_id");
+  lua_pushinteger(L, NUON_DEFAULT_MAX_RUNS);
+  lua_setfield(L, -2, "default_max_runs");
+  lua_pushinteger(L, NUON_DEFAULT_MAX_BODY);
+  lua_setfield(L, -2, "default_max_body");
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -232,17 +273,35 @@ void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id, si
 }
 
 long long nuon_opt_count(lua_State *L, int idx) {
+  lua_Number v;
   if (lua_isnoneornil(L, idx)) return -1;
-  if (!nuon_isinteger(L, idx) || lua_tonumber(L, idx) < 0)
-    luaL_argerror(L, idx, "non-negative integer expected");
-  return (long long)lua_tonumber(L, idx);
+  v = lua_tonumber(L, idx);
+  if (lua_type(L, idx) != LUA_TNUMBER || !(v >= 0 && v <= NUON_MAX_INT) ||
+      (lua_Number)(long long)v != v)
+    luaL_argerror(L, idx, "integer from 0 to 2^53 expected");
+  return (long long)v;
+}
+
+const char *nuon_check_id(lua_State *L, int idx, size_t *len) {
+  const char *id = luaL_checklstring(L, idx, len);
+  if (*len == 0) luaL_argerror(L, idx, "install id must not be empty");
+  if (*len > NUON_MAX_ID)
+    luaL_error(L, "install_id is %d bytes, at most %d", (int)*len, NUON_MAX_ID);
+  return id;
+}
+
+nuon_decode_opts nuon_client_decode_opts(lua_State *L, const nuon_client *c, int strict_idx) {
+  nuon_decode_opts o;
+  o.strict = lua_isnoneornil(L, strict_idx) ? c->strict : lua_toboolean(L, strict_idx);
+  o.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  o.max_runs = c->max_runs;
+  return o;
 }
 
 /* Pushes the request URL for (install_id at 2, limit 3, offset 4, page 5). */
 static void push_url(lua_State *L, const nuon_client *c) {
   size_t n;
-  const char *id = luaL_checklstring(L, 2, &n);
-  if (n == 0) luaL_argerror(L, 2, "install id must not be empty");
+  const char *id = nuon_check_id(L, 2, &n);
   nuon_client_push_url(L, c, id, n, nuon_opt_count(L, 3), nuon_opt_count(L, 4),
                        nuon_opt_count(L, 5));
 }
@@ -268,8 +327,7 @@ static int client_sandbox_runs(lua_State *L) {
   nuon_outcome o;
   int attempt = 0;
   if (!c->curl) return push_closed_error(L);
-  opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  opts = nuon_client_decode_opts(L, c, 6);
   push_url(L, c);
   curl_easy_setopt(c->curl, CURLOPT_URL, lua_tostring(L, -1)); /* libcurl copies it */
   lua_pop(L, 1);

@@ -238,8 +238,7 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
   j.c = c;
   j.limit = nuon_opt_count(L, 4);
   j.offset = nuon_opt_count(L, 5);
-  j.opts.strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  j.opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  j.opts = nuon_client_decode_opts(L, c, 6);
   lua_settop(L, 6);
   if (!c->curl) {
     lua_pushnil(L);
@@ -252,6 +251,7 @@ int nuon_multi_sandbox_runs_many(lua_State *L) {
     lua_rawgeti(L, ids, i);
     if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &n), n == 0))
       return luaL_argerror(L, 2, "install ids must be non-empty strings");
+    nuon_check_id(L, -1, &n);
     lua_pop(L, 1);
   }
   if (!c->multi) {

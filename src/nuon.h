@@ -23,6 +23,16 @@
 #define NUON_DEFAULT_MAX_DEPTH 128             /* JSON nesting, option max_depth */
 #define NUON_HARD_MAX_DEPTH 1000               /* no option may exceed this */
 #define NUON_DEFAULT_MAX_BODY (64u * 1024 * 1024) /* bytes, option max_body */
+#define NUON_DEFAULT_MAX_RUNS 10000            /* runs in one live response, option max_runs */
+/* Bounds of the numeric options, exported as core.limits so that nuon.config
+ * checks the same ones with the same words.  Seconds stay below 2^31 ms (a
+ * 32-bit long of milliseconds); counts and sizes below 2^53, where a Lua
+ * number is still an exact integer on every Lua version. */
+#define NUON_MIN_SECONDS 0.001
+#define NUON_MAX_SECONDS 2147483.0
+#define NUON_MAX_RETRIES 10
+#define NUON_MAX_INT 9007199254740992.0 /* 2^53 */
+#define NUON_MAX_ID 1024                /* bytes of an install id */
 
 #if defined(__GNUC__)
 #define NUON_INTERNAL __attribute__((visibility("hidden")))
@@ -57,6 +67,7 @@ NUON_INTERNAL void nuon_error_open(lua_State *L);
 typedef struct nuon_decode_opts {
   int strict;    /* unknown enum values are errors, not warnings */
   int max_depth; /* nesting cap; 0 means NUON_DEFAULT_MAX_DEPTH */
+  size_t max_runs; /* runs in the top-level array; 0 means no limit */
 } nuon_decode_opts;
 
 /*
@@ -95,6 +106,7 @@ typedef struct nuon_transfer {
   size_t max_body;      /* limit enforced while receiving */
   int too_large;        /* the body (or its Content-Length) exceeded max_body */
   int oom;              /* allocation failed inside a callback */
+  int head_done;        /* the header block's closing blank line arrived */
   /* X-Nuon-Page-* and Retry-After, captured from the last header block */
   int has_next, next;
   int has_offset, has_limit, has_number;
@@ -159,6 +171,7 @@ typedef struct nuon_client {
   int retries;
   double max_backoff;
   int strict;
+  size_t max_runs;
   uint64_t rng;
 } nuon_client;
 
@@ -169,8 +182,16 @@ NUON_INTERNAL nuon_client *nuon_check_client(lua_State *L);
 NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id,
                                         size_t n, long long limit, long long offset,
                                         long long page);
-/* Optional non-negative integer argument, -1 when nil. */
+/* Optional non-negative integer argument (an integral float too), -1 when nil. */
 NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
+/* The install id argument at idx: a string of 1 to NUON_MAX_ID bytes, or raises. */
+NUON_INTERNAL const char *nuon_check_id(lua_State *L, int idx, size_t *len);
+/* The decoding options of one call: the client's, with strict overridden by
+ * the argument at strict_idx unless it is nil. */
+NUON_INTERNAL nuon_decode_opts nuon_client_decode_opts(lua_State *L, const nuon_client *c,
+                                                       int strict_idx);
+/* Pushes core.limits: the bounds above, by option name. */
+NUON_INTERNAL void nuon_push_limits(lua_State *L);
 
 /* ---- request.c: a non-blocking request driven by an external loop ------- */
 

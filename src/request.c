@@ -314,11 +314,10 @@ int nuon_request_start(lua_State *L) {
   nuon_request *r;
   struct curl_slist *h;
   size_t n;
-  const char *id = luaL_checklstring(L, 2, &n);
+  const char *id = nuon_check_id(L, 2, &n);
   long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
             page = nuon_opt_count(L, 5);
-  int strict = lua_isnoneornil(L, 6) ? c->strict : lua_toboolean(L, 6);
-  luaL_argcheck(L, n > 0, 2, "install id must not be empty");
+  nuon_decode_opts opts = nuon_client_decode_opts(L, c, 6);
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
 
   r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
@@ -349,8 +348,7 @@ int nuon_request_start(lua_State *L) {
   r->retries = c->retries;
   r->max_backoff = c->max_backoff;
   r->rng = nuon_rng_seed(r);
-  r->opts.strict = strict;
-  r->opts.max_depth = NUON_DEFAULT_MAX_DEPTH;
+  r->opts = opts;
   start_attempt(r);
   return 1;
 }

@@ -17,6 +17,7 @@ void nuon_transfer_reset(nuon_transfer *t) {
   t->len = 0;
   t->too_large = 0;
   t->oom = 0;
+  t->head_done = 0;
   t->has_next = t->next = 0;
   t->has_offset = t->has_limit = t->has_number = 0;
   t->offset = t->limit = t->number = 0;
@@ -94,6 +95,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
     /* a new header block (after 1xx or a proxy's CONNECT): start over */
     t->has_next = t->has_offset = t->has_limit = t->has_number = 0;
     t->retry_after[0] = t->location[0] = '\0';
+    t->head_done = 0;
+    return n;
+  }
+  if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+    t->head_done = 1;
     return n;
   }
   if (HEADER_IS(line, n, "x-nuon-page-next:")) {
@@ -271,6 +277,13 @@ static void push_transport_error(lua_State *L, const nuon_transfer *t, const nuo
   } else if (t->oom) {
     nuon_error_push(L, "network", "out of memory while receiving the response");
     nuon_error_setbool(L, "retryable", 1);
+  } else if (o->code == CURLE_OUT_OF_MEMORY && !t->head_done) {
+    /* libcurl refuses a header line longer than CURL_MAX_HTTP_HEADER with
+     * this code ("Avoided giant realloc for header"); our callbacks never
+     * saw the line, and a real allocation failure there is far less likely */
+    nuon_error_pushf(L, "network", "response header line exceeds %d bytes",
+                     (int)CURL_MAX_HTTP_HEADER);
+    nuon_error_setbool(L, "retryable", 0);
   } else if (o->code == CURLE_OPERATION_TIMEDOUT) {
     nuon_error_pushf(L, "timeout", "request timed out: %s%s", what, note);
     nuon_error_setbool(L, "retryable", 1);

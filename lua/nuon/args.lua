@@ -6,6 +6,7 @@
 -- @module nuon.args
 local type, error, pairs, tostring = type, error, pairs, tostring
 local floor = math.floor
+local MAX_ID = require("nuon.core").limits.max_id
 
 local _M = {}
 
@@ -15,11 +16,15 @@ function _M.is_int(v)
 end
 local is_int = _M.is_int
 
---- Raises unless id is a non-empty string.
+--- Raises unless id is a non-empty string of at most `core.limits.max_id`
+-- bytes (real ids have 26).
 function _M.install_id(fname, id, level)
   if type(id) ~= "string" or id == "" then
     error(("nuon: %s: install_id must be a non-empty string (got %s)"):format(
       fname, type(id) == "string" and "an empty string" or type(id)), level or 3)
+  end
+  if #id > MAX_ID then
+    error(("nuon: %s: install_id is %d bytes, at most %d"):format(fname, #id, MAX_ID), level or 3)
   end
 end
 

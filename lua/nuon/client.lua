@@ -21,6 +21,7 @@ function Client.new(opts)
     retries = s.retries, max_backoff = s.max_backoff, strict = s.strict,
     verify_tls = s.verify_tls, ca_file = s.ca_file, proxy = s.proxy,
     user_agent = s.user_agent, max_body = s.max_body, compress = s.compress,
+    max_runs = s.max_runs,
   }
   -- the token stays inside the C handle: nothing here can print it
   return setmetatable({
@@ -45,8 +46,11 @@ function Client:close()
 end
 mt.__close = Client.close
 
-local closed_err = setmetatable({ kind = "config", message = "the client is closed", retryable = false },
-  core.error_mt)
+-- A new error each time: a caller may add fields to the one it gets.
+local function closed_err()
+  return setmetatable({ kind = "config", message = "the client is closed", retryable = false },
+    core.error_mt)
+end
 
 
 --- Lists one page of an install's sandbox runs.
@@ -57,7 +61,7 @@ function Client:sandbox_runs(install_id, opts)
   args.install_id("sandbox_runs", install_id)
   opts = args.opts("sandbox_runs", opts, args.RUNS)
   local h = self._core
-  if not h then return nil, closed_err end
+  if not h then return nil, closed_err() end
   return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
@@ -72,7 +76,7 @@ local function pages(self, fname, install_id, opts)
   local strict = opts.strict
   local next_run = p:runs(function(limit, offset)
     local h = self._core
-    if not h then return nil, closed_err end
+    if not h then return nil, closed_err() end
     return h:sandbox_runs(install_id, limit, offset, nil, strict)
   end)
   return next_run, p.warnings
@@ -106,7 +110,7 @@ function Client:start_sandbox_runs(install_id, opts)
   args.install_id("start_sandbox_runs", install_id)
   opts = args.opts("start_sandbox_runs", opts, args.RUNS)
   local h = self._core
-  if not h then return nil, closed_err end
+  if not h then return nil, closed_err() end
   return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
@@ -127,7 +131,7 @@ function Client:sandbox_runs_many(install_ids, opts)
     error("nuon: sandbox_runs_many: option 'concurrency' must be at most 256", 2)
   end
   local h = self._core
-  if not h then return nil, closed_err end
+  if not h then return nil, closed_err() end
   return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict)
 end
 

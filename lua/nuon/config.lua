@@ -16,6 +16,7 @@ local tointeger = math.tointeger -- nil on LuaJIT
 local byte, char, sub, find, match, gsub, gmatch =
   string.byte, string.char, string.sub, string.find, string.match, string.gsub, string.gmatch
 local concat, sort = table.concat, table.sort
+local LIMITS = require("nuon.core").limits
 
 local _M = {}
 
@@ -29,24 +30,32 @@ local DEFAULTS = {
   strict = false,
   verify_tls = true,
   compress = true,
-  max_body = 64 * 1024 * 1024,
+  max_body = LIMITS.default_max_body,
+  max_runs = LIMITS.default_max_runs,
 }
 
 -- Option name -> kind of value, in the order options are checked.
 local ORDER = {
   "token", "org_id", "base_url", "config_file", "timeout", "connect_timeout", "retries",
   "max_backoff", "strict", "verify_tls", "ca_file", "proxy", "user_agent", "max_body",
-  "compress",
+  "compress", "max_runs",
 }
 local KIND = {
   token = "string", org_id = "string", base_url = "url", config_file = "string",
-  timeout = "positive", connect_timeout = "positive", retries = "retries",
-  max_backoff = "nonnegative", strict = "boolean", verify_tls = "boolean",
+  timeout = "seconds", connect_timeout = "seconds", retries = "retries",
+  max_backoff = "backoff", strict = "boolean", verify_tls = "boolean",
   ca_file = "string", proxy = "string", user_agent = "string", max_body = "size",
-  compress = "boolean",
+  compress = "boolean", max_runs = "size",
 }
 
-local MAX_RETRIES = 10
+-- The numeric kinds: lowest, highest, integer?  The bounds are the C core's
+-- (core.limits), so a value accepted here is one it can hold.
+local RANGE = {
+  seconds = { LIMITS.min_seconds, LIMITS.max_seconds, false },
+  backoff = { 0, LIMITS.max_seconds, false },
+  retries = { 0, LIMITS.max_retries, true },
+  size = { 1, LIMITS.max_int, true },
+}
 
 -- Values shown in messages: numbers as numbers, anything else by type.
 local function show(v)
@@ -55,6 +64,12 @@ local function show(v)
   if v == huge then return "inf" end
   if v == -huge then return "-inf" end
   return tostring(v)
+end
+
+-- A bound as messages write it: 2^53 by name, as the C core does.
+local function bound(v)
+  if v == LIMITS.max_int then return "2^53" end
+  return ("%.14g"):format(v)
 end
 
 local function finite(v)
@@ -246,19 +261,12 @@ local function check_kind(kind, v)
     if v == "" then return "must be a non-empty string (got an empty string)" end
   elseif kind == "boolean" then
     if type(v) ~= "boolean" then return "must be a boolean (got " .. type(v) .. ")" end
-  elseif kind == "positive" then
-    if not finite(v) or v <= 0 then return "must be a positive number (got " .. show(v) .. ")" end
-  elseif kind == "nonnegative" then
-    if not finite(v) or v < 0 then
-      return "must be a non-negative number (got " .. show(v) .. ")"
-    end
-  elseif kind == "retries" then
-    if not finite(v) or v ~= floor(v) or v < 0 or v > MAX_RETRIES then
-      return "must be an integer from 0 to " .. MAX_RETRIES .. " (got " .. show(v) .. ")"
-    end
-  elseif kind == "size" then
-    if not finite(v) or v ~= floor(v) or v <= 0 then
-      return "must be a positive integer (got " .. show(v) .. ")"
+  else
+    local r = RANGE[kind]
+    local lo, hi, integral = r[1], r[2], r[3]
+    if not finite(v) or v < lo or v > hi or (integral and v ~= floor(v)) then
+      return ("must be %s from %s to %s (got %s)"):format(
+        integral and "an integer" or "a number of seconds", bound(lo), bound(hi), show(v))
     end
   end
 end

@@ -3,14 +3,27 @@
 -- The blocking client, the Neovim helper and the OpenResty helper all page
 -- the same way: ask `pager:request()` for the next (limit, offset), fetch that
 -- page however they can, give the result to `pager:feed(runs)`, and take the
--- runs it accepted.  The pager follows `X-Nuon-Page-Next` (or a short page
--- when the header is absent), steps by the limit the server applied, never
--- accepts a run id twice, applies `where`, stops early at `where.since`
--- (runs come newest first) and at `max`.
+-- runs it accepted.  The pager never accepts a run id twice, applies `where`,
+-- stops early at `where.since` (runs come newest first) and at `max`.
+--
+-- Paging ends whatever the server sends (API.md, "Paging against any
+-- server"): at an empty page; at `X-Nuon-Page-Next: false` (or, without the
+-- header, a page shorter than the limit the server applied); after a page
+-- longer than the limit asked for (the server ignores paging, so that page
+-- was the whole list); and after two pages in a row that bring no run id not
+-- seen before (a server that repeats a page).  The offset only moves
+-- forward: by the limit the server says it applied when that is a whole
+-- number from 1 to the limit asked for, else by the limit asked for (never
+-- by less than the runs received); page headers that are missing, negative
+-- or nonsense are ignored.
 -- @module nuon.pager
 local filter = require "nuon.filter"
 
-local setmetatable = setmetatable
+local setmetatable, type = setmetatable, type
+local floor, max = math.floor, math.max
+
+local MAX_OFFSET = 2^53 -- beyond this a Lua number no longer counts runs exactly
+local STALE_PAGES = 2   -- pages in a row without a new run id that end paging
 
 local Pager = {}
 local mt = { __index = Pager }
@@ -29,6 +42,8 @@ function Pager.new(opts, level)
     since = bounds.since,
     offset = 0,
     yielded = 0,
+    stale = 0,
+    pages = 0,
     seen = {},
     warnings = {},
     finished = opts.max == 0,
@@ -41,36 +56,62 @@ function Pager:request()
   return self.size, self.offset
 end
 
+--- The stepping rule, for one page asked at `offset` with `limit` that
+-- brought `n` runs and the page headers `page` (a table, possibly empty):
+-- returns the offset of the next page, and true when paging ends after this
+-- page.  Used by `feed` and by anything else that walks pages.
+-- @tparam integer offset
+-- @tparam integer limit
+-- @tparam integer n
+-- @tparam[opt] table page `runs.page`
+function Pager.advance(offset, limit, n, page)
+  page = page or {}
+  local applied = page.limit
+  if not (type(applied) == "number" and applied == floor(applied) and applied >= 1
+          and applied <= limit) then
+    applied = limit -- missing, negative, zero or past what was asked: ours
+  end
+  local nxt = offset + max(applied, n)
+  local last
+  if n == 0 or n > limit or nxt >= MAX_OFFSET then
+    last = true -- empty; paging ignored (the whole list came); no further offset
+  elseif page.next ~= nil then
+    last = not page.next
+  else
+    last = n < applied
+  end
+  return nxt, last
+end
+
 --- Takes one fetched page (a runs table from sandbox_runs or
 -- decode_sandbox_runs, with `.page` when it came from the server) and
 -- returns the sequence of runs to deliver, in order.
 function Pager:feed(runs)
   local out, n = {}, 0
-  local page = runs.page or {}
-  local applied = page.limit or self.size -- the server clamps the limit
-  local offset = page.offset or self.offset
-  self.offset = offset + applied
-  if page.next ~= nil then
-    self.finished = not page.next
-  else
-    self.finished = #runs < applied
-  end
+  local asked_at = self.offset
+  local nxt, last = Pager.advance(asked_at, self.size, #runs, runs.page)
+  self.offset, self.finished = nxt, last
+  self.pages = self.pages + 1
   local ws = runs.warnings
   if ws then
     local all = self.warnings
     for k = 1, #ws do
       local w = ws[k]
-      w.offset = offset
+      w.offset = asked_at
       all[#all + 1] = w
     end
   end
-  local seen, match, since, max = self.seen, self.match, self.since, self.max
+  local seen, match, since, max_runs = self.seen, self.match, self.since, self.max
+  local fresh = false
   for k = 1, #runs do
-    if max and self.yielded >= max then self.finished = true break end
+    if max_runs and self.yielded >= max_runs then self.finished = true break end
     local run = runs[k]
     local id = run.id
     if id == nil or not seen[id] then
-      if id ~= nil then seen[id] = true end
+      if id ~= nil then
+        seen[id] = true
+        fresh = true
+      end
       if since then
         local t = filter.created_epoch(run)
         if t and t < since then self.finished = true break end
@@ -82,7 +123,15 @@ function Pager:feed(runs)
       end
     end
   end
-  if max and self.yielded >= max then self.finished = true end
+  -- a page with no new id: the server may repeat itself; twice in a row ends
+  -- paging (once may be runs inserted meanwhile shifting old ones along)
+  if fresh then
+    self.stale = 0
+  else
+    self.stale = self.stale + 1
+    if self.stale >= STALE_PAGES then self.finished = true end
+  end
+  if max_runs and self.yielded >= max_runs then self.finished = true end
   return out
 end
 

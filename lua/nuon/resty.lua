@@ -51,7 +51,6 @@ local MAX_HEADER_BYTES = 65536   -- a response's status line and headers, togeth
 local READ_CHUNK = 65536         -- bytes asked of the socket at a time
 local ERROR_BODY_DEPTH = 16      -- nesting accepted in an error body (as the C core)
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
-local STRICT, LAX = { strict = true }, { strict = false }
 
 -- Per client: settings that hold secrets (the request head with the token,
 -- proxy credentials).  Kept out of the client table so that printing or
@@ -547,7 +546,7 @@ local function fetch(self, install_id, limit, offset, page, strict)
   if res.status ~= 200 then
     return nil, scrub(http_error(res, attempts, RETRY_STATUS[res.status] or false), p.token)
   end
-  local runs, err = decode(res.body, strict and STRICT or LAX)
+  local runs, err = decode(res.body, strict and p.decode_strict or p.decode_lax)
   if not runs then
     err.status = 200
     err.retryable = false
@@ -651,6 +650,8 @@ function _M.new(opts)
     keepalive_ms = floor((opts and opts.keepalive_timeout or 60) * 1000),
     keepalive_pool = opts and opts.keepalive_pool or 16,
     target_prefix = prefix, token = s.token,
+    decode_strict = { strict = true, max_runs = s.max_runs },
+    decode_lax = { strict = false, max_runs = s.max_runs },
   }
   local head = {
     "Host: " .. authority,

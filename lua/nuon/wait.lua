@@ -18,6 +18,7 @@
 local core = require "nuon.core"
 local filter = require "nuon.filter"
 local summary = require "nuon.summary"
+local Pager = require "nuon.pager"
 
 local type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require =
   type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require
@@ -144,22 +145,21 @@ local function check_wait_opts(opts)
 end
 
 -- Looks for run_id among the `search` newest runs: run, or nil when it is
--- not there, or nil, err.
-local function find_run(client, install_id, run_id, search)
+-- not there (or the deadline came before the next page), or nil, err.  Steps
+-- by nuon.pager's rule, so it ends whatever the page headers say.
+local function find_run(client, install_id, run_id, search, deadline, clock)
   local offset, limit = 0, min(FIRST_PAGE, search)
   while offset < search do
+    if offset > 0 and clock() > deadline then return nil end
     local runs, err = client:sandbox_runs(install_id, { limit = limit, offset = offset })
     if not runs then return nil, err end
     for i = 1, #runs do
       local run = runs[i]
       if type(run) == "table" and run.id == run_id then return run end
     end
-    local page = runs.page or {}
-    local applied = page.limit or limit
-    if #runs == 0 or page.next == false or (page.next == nil and #runs < applied) then
-      return nil
-    end
-    offset = offset + applied
+    local last
+    offset, last = Pager.advance(offset, limit, #runs, runs.page)
+    if last then return nil end
     limit = min(100, search - offset)
   end
   return nil
@@ -263,7 +263,7 @@ function _M.wait_sandbox_run(client, install_id, run_id, opts)
   local st = { run_id = run_id, install_id = install_id, search = search, seen = false }
 
   while true do
-    local run, err = find_run(client, install_id, run_id, search)
+    local run, err = find_run(client, install_id, run_id, search, deadline, clock)
     local now = clock()
     st.elapsed = now - start
     if run then

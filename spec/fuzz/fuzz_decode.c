@@ -3,10 +3,11 @@
  *
  * Every input is decoded straight from libFuzzer's buffer (exactly `size`
  * bytes, not NUL-terminated, so ASan sees any read past the end) by
- * nuon_decode_runs (lenient, strict, small max_depth) and nuon_decode_json,
- * each inside lua_pcall: a raised error, an unbalanced stack or a malformed
- * result or error object aborts.  Modes: 0 lenient, 1 strict, 2 max_depth 4,
- * 3 decode_json at the hard depth limit, 4 decode_json with max_depth 16.
+ * nuon_decode_runs (lenient, strict, small max_depth and max_runs) and
+ * nuon_decode_json, each inside lua_pcall: a raised error, an unbalanced
+ * stack or a malformed result or error object aborts.  Modes: 0 lenient,
+ * 1 strict, 2 max_depth 4 and max_runs 3, 3 decode_json at the hard depth
+ * limit, 4 decode_json with max_depth 16.
  *
  * Build and run (from the repository root):
  *   mkdir -p build/fuzz
@@ -71,6 +72,7 @@ static int run(lua_State *L) {
   nuon_decode_opts o;
   o.strict = j->mode == 1;
   o.max_depth = j->mode == 2 ? 4 : 0;
+  o.max_runs = j->mode == 2 ? 3 : 0; /* mode 2 also meets the max_runs limit */
   if (j->mode <= 2) {
     ok = nuon_decode_runs(L, buf, j->size, &o);
     CHECK(lua_gettop(L) == top + 1);

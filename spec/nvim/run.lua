@@ -43,6 +43,19 @@ local function control(path, body)
 end
 function ts.reset() control("reset") end
 function ts.fault(f) control("faults", f) end
+function ts.install(spec) control("installs", spec) end
+function ts.requests_for(id)
+  local out = vim.fn.system({ "curl", "-fsS", ts.url .. "/__nuon/requests" })
+  if vim.v.shell_error ~= 0 then error("test server /__nuon/requests: " .. out, 2) end
+  local reqs = {}
+  for _, r in ipairs(cjson.decode(out)) do
+    if r.install_id == id then reqs[#reqs + 1] = r end
+  end
+  return reqs
+end
+function ts.clear_requests()
+  vim.fn.system({ "curl", "-fsS", "-X", "DELETE", ts.url .. "/__nuon/requests" })
+end
 
 local function client()
   return nuon.new{ base_url = ts.url, token = ts.token, org_id = ts.org_id, max_backoff = 0.05 }
@@ -109,6 +122,50 @@ test("all pages are collected without blocking", function()
     check(not seen[run.id], "duplicate run " .. run.id)
     seen[run.id] = true
   end
+  c:close()
+end)
+
+-- Paging against any server (API.md): the same modes and counts as
+-- spec/paging_spec.lua, through nuon.nvim on the event loop.
+local PAGING_ID, PAGING_RUNS = "inlnvimpaging0000000000001", 25
+for _, case in ipairs{
+  { "ignore", 1, PAGING_RUNS }, { "repeat", 3, 10 }, { "zero_limit", 4, PAGING_RUNS },
+  { "stuck_offset", 4, PAGING_RUNS }, { "negative", 4, PAGING_RUNS },
+  { "overflow", 4, PAGING_RUNS }, { "empty_next", 1, 0 },
+} do
+  local mode, nreq, nruns = case[1], case[2], case[3]
+  test(("all_sandbox_runs ends against a server in paging mode %s: %d runs, %d requests"):format(
+    mode, nruns, nreq), function()
+    ts.install{ id = PAGING_ID, count = PAGING_RUNS, flavor = "current", seed = 7, paging = mode }
+    ts.clear_requests()
+    local c = client()
+    local got, gerr, done
+    nvim.all_sandbox_runs(c, PAGING_ID, { page_size = 10 }, function(runs, err)
+      got, gerr, done = runs, err, true
+    end)
+    check(vim.wait(10000, function() return done end, 10), "no callback")
+    check(got, "error: " .. tostring(gerr))
+    check(#got == nruns, "expected " .. nruns .. " runs, got " .. #got)
+    local reqs = ts.requests_for(PAGING_ID)
+    check(#reqs == nreq, "expected " .. nreq .. " requests, got " .. #reqs)
+    local last = -1
+    for _, r in ipairs(reqs) do
+      local off = tonumber(r.args.offset or "0")
+      check(off > last, "offset " .. off .. " after " .. last)
+      last = off
+    end
+    c:close()
+  end)
+end
+
+test("a body of a million {} reaches the callback as a decode error naming max_runs", function()
+  ts.install{ id = PAGING_ID, count = 0, paging = "objects", objects = 1000000 }
+  local c = client()
+  local got, gerr, done
+  nvim.all_sandbox_runs(c, PAGING_ID, nil, function(runs, err) got, gerr, done = runs, err, true end)
+  check(vim.wait(10000, function() return done end, 10), "no callback")
+  check(got == nil and gerr and gerr.kind == "decode", "expected a decode error")
+  check(gerr.message == "response holds more than max_runs (10000) runs", gerr.message)
   c:close()
 end)
 

@@ -6,7 +6,7 @@
 --   GET /call?op=OP&install=ID&...              { ok = true, ... } | { ok = false, err = {...} }
 --
 -- Client options (query): base = "tls" | a URL (default: the test server),
--- token, retries, timeout, connect_timeout, max_backoff, max_body, user_agent,
+-- token, retries, timeout, connect_timeout, max_backoff, max_body, max_runs, user_agent,
 -- verify_tls, strict_client, keepalive_timeout, proxy, env = 1 (no options:
 -- NUON_* from the environment nginx passes on).
 -- Operations: runs (limit, offset, page, strict), all and each (page_size,
@@ -61,7 +61,7 @@ local function make_client(a)
     retries = num(a.retries), timeout = num(a.timeout), connect_timeout = num(a.connect_timeout),
     max_backoff = num(a.max_backoff), max_body = num(a.max_body), user_agent = a.user_agent,
     verify_tls = bool(a.verify_tls), strict = bool(a.strict_client),
-    keepalive_timeout = num(a.keepalive_timeout), proxy = a.proxy,
+    keepalive_timeout = num(a.keepalive_timeout), proxy = a.proxy, max_runs = num(a.max_runs),
   }
 end
 

@@ -33,5 +33,34 @@ if [ -n "$(cat "$vglog"/vg.* 2>/dev/null)" ]; then
   cat "$vglog"/vg.*
 fi
 count "busted (valgrind)" "$log" "$status"
+
+# The module as users build it (build/lua5.4, unloaded at lua_close, no
+# -z nodelete), one request and a decode, with the suppression file for
+# libcurl's one-time libldap initialisation and nothing else: any other
+# definite leak fails.  --keep-debuginfo names frames of the unloaded module.
+if [ -e build/lua5.4/nuon/core.so ]; then
+  rm -f "$vglog"/vg.*
+  valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite --keep-debuginfo=yes --num-callers=40 \
+    --suppressions=spec/sanitizers/valgrind.supp --log-file="$vglog/vg.%p" \
+    lua5.4 -e '
+      package.cpath = "build/lua5.4/?.so;" .. package.cpath
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      local nuon = require "nuon"
+      local c = nuon.new{ base_url = os.getenv("NUON_TEST_URL"), token = "nuon-test-token",
+        org_id = "orgnuontestorg000000000001" }
+      local runs = assert(c:all_sandbox_runs("inldemo120runsmixed0000002"))
+      assert(#runs == 120)
+      assert(nuon.decode_sandbox_runs("[{}]"))
+      c:close()
+      print("ok 1 - the plain build, one paging call and a decode: no definite leak")' >"$log" 2>&1
+  status=$?
+  cat "$log"
+  if [ -n "$(cat "$vglog"/vg.* 2>/dev/null)" ]; then
+    echo "# valgrind reported:"
+    cat "$vglog"/vg.*
+  fi
+  count "plain build (valgrind)" "$log" "$status"
+fi
 rm -rf "$log" "$vglog"
 summary

@@ -49,13 +49,27 @@ local function number_or_nil(v)
   return tonumber(v)
 end
 
--- POST /__nuon/installs { id, count, flavor, seed, bridge?, now?, latency_ms? }
--- Without `count` an existing install keeps its runs (e.g. to set latency_ms).
+-- Paging misbehaviours an install can be given (handler.lua, `misbehave`).
+local PAGING = {
+  ignore = true, ["repeat"] = true, zero_limit = true, stuck_offset = true,
+  negative = true, overflow = true, empty_next = true, objects = true,
+}
+
+-- POST /__nuon/installs { id, count, flavor, seed, bridge?, now?, latency_ms?, paging?,
+--   objects? }
+-- Without `count` an existing install keeps its runs (e.g. to set latency_ms
+-- or paging).
 local function post_install(body)
   if type(body.id) ~= "string" or body.id == "" then return bad("id (a string) is required") end
+  if body.paging ~= nil and body.paging ~= cjson.null and not PAGING[body.paging] then
+    return bad("paging must be one of ignore, repeat, zero_limit, stuck_offset, negative,"
+      .. " overflow, empty_next, objects")
+  end
+  local paging = body.paging ~= cjson.null and body.paging or nil
   local spec = store.get_install(body.id)
   if body.count == nil and spec then
     if body.latency_ms ~= nil then spec.latency_ms = number_or_nil(body.latency_ms) end
+    if body.paging ~= nil then spec.paging = paging end
     spec = store.update_install(spec)
     return reply(200, spec)
   end
@@ -70,6 +84,7 @@ local function post_install(body)
   local saved, err = store.put_install({
     id = body.id, count = math.floor(count), flavor = flavor, seed = number_or_nil(body.seed) or 1,
     bridge = bridge, now = number_or_nil(body.now), latency_ms = number_or_nil(body.latency_ms),
+    paging = paging, objects = number_or_nil(body.objects),
   })
   if not saved then return reply(500, { error = err }) end
   return reply(200, saved)

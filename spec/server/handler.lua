@@ -196,6 +196,45 @@ end
 M.pagination = pagination
 
 ---------------------------------------------------------------------------
+-- Paging as servers that are not today's Nuon answer it (an install's
+-- `paging` mode, for the specs of API.md "Paging against any server"):
+--   ignore        the whole list, no page headers (every server before paging)
+--   repeat        the first page for every offset, Next: true
+--   zero_limit    the right page, but X-Nuon-Page-Limit: 0 and Next: true
+--   stuck_offset  the right page, X-Nuon-Page-Offset: 0 and Next: true always
+--   negative      the right page, Offset and Limit -5, Next: true
+--   overflow      the right page, Offset near 2^63, Limit 100, Next: true
+--   empty_next    [] with Next: true, always
+--   objects       `objects` empty objects ([{},{},...]) with Next: true: a
+--                 small body that decodes to a huge number of runs
+-- Returns the body and the page headers, or nil for a normal answer.
+local function misbehave(mode, runs, p, spec)
+  local from = p.offset > 0 and p.offset + 1 or 1
+  local limit = p.limit >= 0 and p.limit or #runs
+  local slice = "[" .. concat(runs, ",", from, math.min(#runs, from + limit - 1)) .. "]"
+  if mode == "ignore" then
+    return "[" .. concat(runs, ",") .. "]", {}
+  elseif mode == "repeat" then
+    return "[" .. concat(runs, ",", 1, math.min(#runs, limit)) .. "]",
+      { next = "true", offset = p.offset_text, limit = itoa(p.limit) }
+  elseif mode == "zero_limit" then
+    return slice, { next = "true", offset = p.offset_text, limit = "0" }
+  elseif mode == "stuck_offset" then
+    return slice, { next = "true", offset = "0", limit = itoa(p.limit) }
+  elseif mode == "negative" then
+    return slice, { next = "true", offset = "-5", limit = "-5" }
+  elseif mode == "overflow" then
+    return slice, { next = "true", offset = "9223372036854775800", limit = "100" }
+  elseif mode == "empty_next" then
+    return "[]", { next = "true", offset = p.offset_text, limit = itoa(p.limit) }
+  elseif mode == "objects" then
+    local n = spec.objects or 0
+    return "[" .. string.rep("{},", n - 1) .. (n > 0 and "{}" or "") .. "]",
+      { next = "true", offset = p.offset_text, limit = itoa(p.limit) }
+  end
+end
+
+---------------------------------------------------------------------------
 -- GET /v1/installs/{install_id}/sandbox-runs
 
 local function sandbox_runs(install_id, args, extra)
@@ -204,6 +243,13 @@ local function sandbox_runs(install_id, args, extra)
   if spec and spec.latency_ms then ngx.sleep(spec.latency_ms / 1000) end
 
   local page, next_page
+  if spec and spec.paging then
+    local body, h = misbehave(spec.paging, runs or {}, p, spec)
+    ngx.header["X-Nuon-Page-Next"] = h.next
+    ngx.header["X-Nuon-Page-Offset"] = h.offset
+    ngx.header["X-Nuon-Page-Limit"] = h.limit
+    return send(200, body, JSON, extra)
+  end
   if custom then
     page, next_page = custom, false
   else

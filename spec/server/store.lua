@@ -98,6 +98,7 @@ end
 function M.set_body(id, body)
   local spec = M.get_install(id) or { id = id }
   spec.custom, spec.count, spec.base, spec.inserts = true, nil, nil, nil
+  spec.paging, spec.objects = nil, nil -- the body is served as it is
   local ok, err = dict:set("body:" .. id, body)
   if not ok then return nil, err end
   return save(spec)
