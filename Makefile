@@ -108,7 +108,8 @@ test-matrix:
 demo: build
 	bash examples/demo.sh
 
-# make lint: luacheck over the Lua code, cppcheck over src/, and the C core
+# make lint: luacheck over the Lua code, luarocks lint over every rockspec,
+# cppcheck over src/, and the C core
 # built with -Werror for every Lua of MATRIX_LUAS (compat.h takes other paths).
 # cppcheck suppressions, each with its reason:
 #   variableScope: a style preference, not a defect: some files declare a
@@ -125,8 +126,12 @@ CPPCHECK_FLAGS ?= --std=c99 --enable=warning,style,performance,portability \
   --error-exitcode=1 --inline-suppr --quiet -Isrc \
   --suppress=variableScope --suppress=preprocessorErrorDirective:src/schema.c
 
+LUAROCKS ?= luarocks
+ROCKSPECS := nuon-scm-1.rockspec $(wildcard rockspecs/*.rockspec)
+
 lint:
 	$(LUACHECK) lua spec examples bench
+	@for r in $(ROCKSPECS); do echo "$(LUAROCKS) lint $$r"; $(LUAROCKS) lint $$r || exit 1; done
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
 	@for v in $(MATRIX_LUAS); do \
