@@ -14,7 +14,7 @@
 #   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60),
 #                    then the pager's random servers for FUZZ_PAGER_TIME (10)
 #   make fuzz-long   the same for about ten minutes (README: the last long run)
-#   make install     install into LUADIR/LIBDIR (LuaRocks' variable names)
+#   make install     install into LUADIR/LIBDIR (LuaRocks' variable names), nuon-runs into BINDIR
 #
 # Variables follow LuaRocks' names so `luarocks make` and packagers can pass
 # LUA_INCDIR, CFLAGS, LIBFLAG, LIBDIR, LUADIR and DESTDIR.
@@ -99,7 +99,7 @@ test:
 MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
-  spec/paging_spec.lua spec/limits_spec.lua
+  spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
@@ -130,7 +130,7 @@ LUAROCKS ?= luarocks
 ROCKSPECS := nuon-scm-1.rockspec $(wildcard rockspecs/*.rockspec)
 
 lint:
-	$(LUACHECK) lua spec examples bench
+	$(LUACHECK) lua spec examples bench bin/nuon-runs
 	@for r in $(ROCKSPECS); do echo "$(LUAROCKS) lint $$r"; $(LUAROCKS) lint $$r || exit 1; done
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
@@ -149,10 +149,16 @@ docs:
 	@mkdir -p build/docs
 	$(LDOC) -c config.ld .
 
+# make install: the modules, the core and bin/nuon-runs, its #! line naming
+# the Lua it was built for (LUA_BIN).
+BINDIR ?= $(PREFIX)/bin
+
 install: build
-	install -d $(DESTDIR)$(LUADIR)/nuon $(DESTDIR)$(LIBDIR)/nuon
+	install -d $(DESTDIR)$(LUADIR)/nuon $(DESTDIR)$(LIBDIR)/nuon $(DESTDIR)$(BINDIR)
 	install -m 644 lua/nuon/*.lua $(DESTDIR)$(LUADIR)/nuon/
 	install -m 755 $(CORE) $(DESTDIR)$(LIBDIR)/nuon/core.so
+	sed '1s|^#!.*|#!/usr/bin/env $(LUA_BIN)|' bin/nuon-runs > $(DESTDIR)$(BINDIR)/nuon-runs
+	chmod 755 $(DESTDIR)$(BINDIR)/nuon-runs
 
 clean:
 	rm -rf build

@@ -56,6 +56,12 @@ build = {
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",
     ["nuon.summary"] = "lua/nuon/summary.lua",
+    ["nuon.format"] = "lua/nuon/format.lua",
+    ["nuon.cli"] = "lua/nuon/cli.lua",
+  },
+  install = {
+    -- LuaRocks puts a wrapper on PATH that runs it with this tree's Lua
+    bin = { ["nuon-runs"] = "bin/nuon-runs" },
   },
   platforms = {
     linux = {
