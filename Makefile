@@ -4,6 +4,7 @@
 #   make             build nuon.core for Lua 5.4 (build/lua5.4/nuon/core.so)
 #   make LUA=luajit  build it for LuaJIT 2.1 (build/luajit/nuon/core.so)
 #   make LUA=5.1     ... and likewise for 5.1, 5.2 and 5.3 (build/lua5.X/)
+#   make nvim        the core for Neovim into lua/nuon/core.so (the plugin's build step)
 #   make test        build everything, start the test API server, run all specs
 #   make test-matrix the host-independent specs on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
 #   make demo        start the test server with generated data and run the examples
@@ -83,6 +84,21 @@ $(CORE): $(OBJS)
 luajit:
 	$(MAKE) LUA=luajit build
 
+# make nvim: the core for the Lua Neovim runs (LuaJIT, else PUC 5.1) into
+# lua/nuon/core.so, where Neovim finds it on the runtimepath: lazy.nvim's
+# `build = "make nvim"` is the whole installation.  Copied through a
+# temporary file: a running Neovim may have the old one mapped.
+NVIM ?= nvim
+NVIM_LUA ?= $(shell $(NVIM) --clean --headless -c 'lua io.stdout:write(jit and "luajit" or "5.1")' -c 'qa!' 2>/dev/null)
+NVIM_LUA_OK := $(if $(filter 5.1,$(NVIM_LUA)),5.1,luajit)
+NVIM_BUILD := $(if $(filter 5.1,$(NVIM_LUA_OK)),build/lua5.1,build/luajit)
+
+.PHONY: nvim
+nvim:
+	$(MAKE) LUA=$(NVIM_LUA_OK) build
+	cp $(NVIM_BUILD)/nuon/core.so lua/nuon/.core.so.tmp
+	mv -f lua/nuon/.core.so.tmp lua/nuon/core.so
+
 deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)
@@ -90,6 +106,7 @@ deps:
 test:
 	$(MAKE) LUA=5.4 build
 	$(MAKE) LUA=luajit build
+	$(MAKE) nvim
 	bash spec/run.sh
 
 # make test-matrix: every Lua the rockspec admits builds nuon.core and passes
@@ -99,7 +116,8 @@ test:
 MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
-  spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua
+  spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua \
+  spec/core_info_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
@@ -130,7 +148,7 @@ LUAROCKS ?= luarocks
 ROCKSPECS := nuon-scm-1.rockspec $(wildcard rockspecs/*.rockspec)
 
 lint:
-	$(LUACHECK) lua spec examples bench bin/nuon-runs
+	$(LUACHECK) lua spec examples bench plugin bin/nuon-runs
 	@for r in $(ROCKSPECS); do echo "$(LUAROCKS) lint $$r"; $(LUAROCKS) lint $$r || exit 1; done
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
@@ -161,7 +179,7 @@ install: build
 	chmod 755 $(DESTDIR)$(BINDIR)/nuon-runs
 
 clean:
-	rm -rf build
+	rm -rf build lua/nuon/core.so
 
 # make bench: nuon against its peers on the same data, one table (issue 5;
 # bench/bench.lua says what is measured).  A few minutes on 2 cores; starts

@@ -58,6 +58,8 @@ build = {
     ["nuon.summary"] = "lua/nuon/summary.lua",
     ["nuon.format"] = "lua/nuon/format.lua",
     ["nuon.cli"] = "lua/nuon/cli.lua",
+    ["nuon.commands"] = "lua/nuon/commands.lua",
+    ["nuon.health"] = "lua/nuon/health.lua",
   },
   install = {
     -- LuaRocks puts a wrapper on PATH that runs it with this tree's Lua

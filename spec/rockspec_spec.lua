@@ -99,7 +99,7 @@ describe("make install", function()
     code, out = sh(("cd / && LUA_PATH=%s LUA_CPATH=%s %s --version"):format(q(lua_path), q(lua_cpath), q(bin)))
     assert.equal(0, code, out)
     assert.equal("nuon-runs " .. nuon.VERSION .. "\n", out)
-    for _, m in ipairs{ "init", "cli", "format", "nvim" } do
+    for _, m in ipairs{ "init", "cli", "format", "nvim", "commands", "health" } do
       assert.truthy(io.open(dest .. "/usr/local/share/lua/5.4/nuon/" .. m .. ".lua"), m)
     end
     if dest:match("^/tmp/") then os.execute("rm -rf " .. q(dest)) end

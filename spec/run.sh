@@ -101,6 +101,8 @@ if start_server; then
     run_suite luajit busted --lua=luajit --run=luajit -o TAP spec
     # Neovim (LuaJIT): nuon.nvim on vim.loop, headless
     run_suite nvim nvim --headless -u NONE -i NONE -c "luafile spec/nvim/run.lua"
+    # the plugin as installed (make nvim): only the checkout on the runtimepath
+    run_suite nvim-plugin nvim --clean --headless --cmd "set rtp^=$PWD" -c "luafile spec/nvim/plugin.lua"
     # OpenResty: nuon.resty in a real nginx (its own instance, one worker)
     run_suite openresty env NUON_OPENRESTY_SPEC=1 busted --lua=lua5.4 -o TAP spec/openresty_spec.lua
   fi
