@@ -48,6 +48,7 @@ build = {
     ["nuon.filter"] = "lua/nuon/filter.lua",
     ["nuon.time"] = "lua/nuon/time.lua",
     ["nuon.pager"] = "lua/nuon/pager.lua",
+    ["nuon.fleet"] = "lua/nuon/fleet.lua",
     ["nuon.args"] = "lua/nuon/args.lua",
     ["nuon.resty"] = "lua/nuon/resty.lua",
     ["nuon.nvim"] = "lua/nuon/nvim.lua",

@@ -9,7 +9,10 @@
 --      floor (C, exact-size tables from a pre-parsed tree), (c) nuon
 --   2. sequential requests for a 25-run page: nuon vs (d) C libcurl + cjson,
 --      (e) LuaSocket + cjson, (f) the curl binary per request + cjson
---   3. sandbox_runs_many over installs answering after a fixed latency
+--   3. sandbox_runs_many over installs answering after a fixed latency, and
+--      the curl binary --parallel over the same URLs; 3b. all_sandbox_runs_many
+--      (every page of many installs), HTTP/2 against HTTP/1.1 over TLS, and
+--      the memory of 300 installs x 100 runs collected
 --   4. nuon's decode time and memory at 10 .. 10,000 runs
 --
 -- Exits 0 when everything ran (goals are reported, not enforced; set
@@ -30,12 +33,16 @@ local C = smoke and {
   req_n = 20, req_passes = 2, curl_n = 4,
   many_count = 8, many_latency = 20, many_rounds = 1, conc = { 1, 4, 16, 64 },
   wide_count = 8, wide_latency = 40, wide_conc = 4,
+  fleet_count = 8, fleet_pages = 3, fleet_conc = { 4, 16 }, h2_count = 10, mem_count = 5, mem_runs = 20,
 } or {
   big = 10000, page = 25, scale = { 10, 100, 1000, 10000 },
   min_time = 0.2, samples = 3, passes = 5,
   req_n = 400, req_passes = 5, curl_n = 40,
   many_count = 100, many_latency = 50, many_rounds = 2, conc = { 1, 4, 16, 64 },
   wide_count = 40, wide_latency = 200, wide_conc = 8, -- issue 4: "about 1 s, not 8 s"
+  -- issue 14
+  fleet_count = 100, fleet_pages = 3, fleet_conc = { 8, 16, 64 }, h2_count = 100,
+  mem_count = 300, mem_runs = 100,
 }
 local VMS = { "lua5.4", "luajit" }
 local VM_NAME = { ["lua5.4"] = "Lua 5.4", luajit = "LuaJIT" }
@@ -306,6 +313,7 @@ end
 note(("ideal = installs / concurrency x latency; with whole waves it is ceil(%d / c) x %d ms "
   .. "(at 64: %s)"):format(C.many_count, C.many_latency, ms(math.ceil(C.many_count / 64) * C.many_latency / 1000)))
 
+
 -- slow installs: what one request at a time would take, and what the
 -- multi interface makes of it
 local slow = ("inlbenchslow%dms"):format(C.wide_latency)
@@ -324,6 +332,86 @@ do
     ms(ideal)), ms(r.sec), r.sec / ideal, "<= 1.30x", r.sec / ideal <= 1.3)
   row(("  the same one at a time would take %s: speed-up"):format(ms(seq)), nil, seq / r.sec,
     (">= %.1fx"):format(C.wide_conc / 1.3), seq / r.sec >= C.wide_conc / 1.3)
+end
+
+-- the same URLs fetched by the curl binary in parallel, nothing decoded: what
+-- the test server and the wire allow at each concurrency
+for _, conc in ipairs(C.conc) do
+  progress("curl --parallel, concurrency %d", conc)
+  local peer = run { "lua5.4", root .. "/bench/http_worker.lua", "curlpar", url, prefix, C.many_count, conc,
+    C.many_rounds }
+  local r = run { "lua5.4", root .. "/bench/http_worker.lua", "many", url, prefix, C.many_count, conc,
+    C.many_rounds }
+  local ratio = r.sec / peer.sec
+  row(("concurrency %d: nuon / curl --parallel (%s)"):format(conc, ms(peer.sec)), ms(r.sec), ratio,
+    "<= 1.15x", ratio <= 1.15)
+end
+note("curl --parallel --parallel-max c --compressed fetches the same URLs with the same headers and "
+  .. "discards the bodies: the wire-only peer; where both are far from ideal, the test server (one "
+  .. "nginx worker, gzip) is what saturates")
+
+-- every page of many installs: all_sandbox_runs_many
+section(("3b. all_sandbox_runs_many, %d installs x %d pages, each page answering after %d ms (best of %d)")
+  :format(C.fleet_count, C.fleet_pages, C.many_latency, C.many_rounds))
+local fprefix = ("inlbenchfleet%dms"):format(C.many_latency)
+progress("creating %d installs of %d runs with latency_ms=%d", C.fleet_count, C.fleet_pages * 10, C.many_latency)
+for i = 1, C.fleet_count do
+  -- 10-run pages: the third page holds the last runs and says Next false
+  ts.install { id = fprefix .. i, count = C.fleet_pages * 10, flavor = FLAVOR, seed = i,
+    latency_ms = C.many_latency }
+end
+for _, conc in ipairs(C.fleet_conc) do
+  progress("all_sandbox_runs_many, concurrency %d", conc)
+  local r = run { "lua5.4", root .. "/bench/http_worker.lua", "fleet", url, fprefix, C.fleet_count, conc,
+    C.many_rounds, 10 }
+  local pages = C.fleet_count * C.fleet_pages
+  local ideal = math.max(math.ceil(pages / conc), C.fleet_pages) * C.many_latency / 1000
+  local ratio = r.sec / ideal
+  row(("concurrency %d (ideal %s)"):format(conc, ms(ideal)), ms(r.sec), ratio, "<= 1.30x", ratio <= 1.3)
+  local peer = run { "lua5.4", root .. "/bench/http_worker.lua", "curlpar", url, fprefix, C.fleet_count, conc,
+    C.many_rounds, C.fleet_pages }
+  row(("  nuon / curl --parallel, the same pages (%s)"):format(ms(peer.sec)), nil, r.sec / peer.sec,
+    "<= 1.15x", r.sec / peer.sec <= 1.15)
+end
+note(("ideal = pages / concurrency x latency in whole waves, and never under %d waves (an install's "
+  .. "pages follow each other); curl fetches the same page URLs with no such order, nothing decoded")
+  :format(C.fleet_pages))
+
+-- HTTP/2 over TLS: the same fleet on the server's h2 and h1 TLS listeners
+if ts.h2_url and ts.tls_url then
+  local tls_prefix = "inlbenchtls"
+  for i = 1, C.h2_count do
+    ts.install { id = tls_prefix .. i, count = 10, flavor = FLAVOR, seed = i, latency_ms = C.many_latency }
+  end
+  local fig = {}
+  for _, listener in ipairs({ { "HTTP/2", ts.h2_url }, { "HTTP/1.1", ts.tls_url } }) do
+    progress("%s over TLS, %d concurrent requests", listener[1], C.h2_count)
+    local before = ts.connections(listener[2])
+    local r = run { "lua5.4", root .. "/bench/http_worker.lua", "fleet", listener[2], tls_prefix, C.h2_count,
+      C.h2_count, 1, 10, ts.ca_file }
+    -- the worker makes C.h2_count x (1 warm-up + 1 round) requests on one client
+    fig[listener[1]] = { sec = r.sec, conns = ts.connections(listener[2]) - before }
+  end
+  local h2, h1 = fig["HTTP/2"], fig["HTTP/1.1"]
+  row(("HTTP/2 over TLS, %d concurrent requests: connections"):format(C.h2_count), ("%d"):format(h2.conns), nil,
+    "1 or 2", h2.conns >= 1 and h2.conns <= 2)
+  row("HTTP/1.1 over TLS, the same: connections", ("%d"):format(h1.conns))
+  row("HTTP/2 time / HTTP/1.1 time", ms(h2.sec) .. " / " .. ms(h1.sec), h2.sec / h1.sec)
+end
+
+-- memory of a big fleet collected
+do
+  local mprefix = "inlbenchmem"
+  progress("creating %d installs of %d runs", C.mem_count, C.mem_runs)
+  for i = 1, C.mem_count do
+    ts.install { id = mprefix .. i, count = C.mem_runs, flavor = FLAVOR, seed = i }
+  end
+  progress("all_sandbox_runs_many, %d installs x %d runs, kept", C.mem_count, C.mem_runs)
+  local r = run { "lua5.4", root .. "/bench/http_worker.lua", "fleetmem", url, mprefix, C.mem_count, 16 }
+  row(("peak memory, %d installs x %d runs collected"):format(C.mem_count, C.mem_runs),
+    ("%s  %.1f KB/run"):format(mem(r.kib), r.kib * 1.024 / r.runs))
+  note("compare the 10,000-run decode's KB/run in section 4: the fleet holds every run it collected, "
+    .. "plus the responses of the pages in flight")
 end
 
 ---------------------------------------------------------------------------

@@ -51,6 +51,22 @@ echo
 echo "\$ $LUA examples/wait_for_provision.lua $install      # its latest run"
 "$LUA" examples/wait_for_provision.lua "$install" || echo "(exit status $?)"
 
+# A fleet: 50 generated installs whose newest runs are from today; the
+# failed runs of the last 30 days across all of them.
+fleet_file=$(mktemp)
+now=$(date +%s)
+for i in $(seq -w 1 50); do
+  id="inldemofleet000000000000$i"
+  echo "$id" >> "$fleet_file"
+  curl -fsS -o /dev/null -X POST -H "Content-Type: application/json" \
+    --data-binary "{\"id\":\"$id\",\"count\":40,\"flavor\":\"current\",\"seed\":$((10#$i)),\"now\":$now,\"latency_ms\":30}" \
+    "$NUON_API_URL/__nuon/installs"
+done
+echo
+echo "\$ $LUA examples/fleet_report.lua --hours 720 --file installs.txt     # 50 installs, 30 ms a page"
+"$LUA" examples/fleet_report.lua --hours 720 --file "$fleet_file" || echo "(exit status $?)"
+rm -f "$fleet_file"
+
 # A run in flight: the test server serves a body we rewrite while the example
 # waits (queued -> provisioning -> active).
 wait_install=inldemowaitforprovision001

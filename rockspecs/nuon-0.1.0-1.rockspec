@@ -56,6 +56,7 @@ build = {
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",
     ["nuon.summary"] = "lua/nuon/summary.lua",
+    ["nuon.fleet"] = "lua/nuon/fleet.lua",
     ["nuon.format"] = "lua/nuon/format.lua",
     ["nuon.cli"] = "lua/nuon/cli.lua",
     ["nuon.commands"] = "lua/nuon/commands.lua",

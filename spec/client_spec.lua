@@ -95,7 +95,7 @@ describe("client:sandbox_runs", function()
     assert.equal(id, req.install_id)
     assert.equal("/v1/installs/a%2Fb%3Fc%23d%20%25e%2E%2E%26f/sandbox-runs", req.uri)
     assert.equal(ts.url .. "/v1/installs/a%2Fb%3Fc%23d%20%25e%2E%2E%26f/sandbox-runs?limit=3",
-      c._core:url(id, 3))
+      c:url(id, { limit = 3 }))
   end)
 
   it("keeps integers as integers and decodes nested objects", function()

@@ -603,6 +603,51 @@ describe("nuon.resty in nginx", function()
     end)
   end)
 
+  describe("all_sandbox_runs_many", function()
+    local function fleet(n, count, extra)
+      local ids = {}
+      for k = 1, n do
+        ids[k] = ("inlrestyfleet%03d"):format(k) .. ("0"):rep(10)
+        local spec = { id = ids[k], count = count, flavor = "current", seed = k }
+        for key, v in pairs(extra or {}) do spec[key] = v end
+        ts.install(spec)
+      end
+      ts.clear_requests()
+      return ids
+    end
+
+    it("pages every install in light threads, at most concurrency requests in flight", function()
+      ts.reset()
+      local ids = fleet(8, 25, { latency_ms = 50 })
+      local r = call{ op = "fleet", ids = table.concat(ids, ","), concurrency = 3, page_size = 10 }
+      assert.is_true(r.ok, cjson.encode(r))
+      local c = blocking()
+      for _, id in ipairs(ids) do
+        local want = assert(c:all_sandbox_runs(id, { page_size = 10 }))
+        local got = {}
+        for i, run in ipairs(want) do got[i] = run.id end
+        assert.same(got, r.results[id].ids)
+      end
+      c:close()
+      assert.equal(3, ts.inflight().max)
+      local last = r.progress[#r.progress]
+      assert.same({ installs_done = 8, installs_total = 8, pages = 24, runs = 200 }, last)
+      assert.equal(24, #r.progress)
+    end)
+
+    it("isolates a failing install and honours max", function()
+      ts.reset()
+      local ids = fleet(3, 25)
+      ts.fault{ install = ids[2], status = 404, times = 3, body = '{"error":"no such install"}' }
+      local r = call{ op = "fleet", ids = table.concat(ids, ","), page_size = 10, max = 12, retries = 0 }
+      assert.is_true(r.ok, cjson.encode(r))
+      assert.equal(12, r.results[ids[1]].n)
+      assert.equal(404, r.results[ids[2]].err.status)
+      assert.equal(12, r.results[ids[3]].n)
+      assert.equal(2 + 1 + 2, #ts.requests())
+    end)
+  end)
+
   describe("sandbox_runs_many", function()
     it("gives each install its runs or its error", function()
       ts.fault{ install = "inlbroken", status = 404, body = '{"error":"nope"}' }

@@ -221,7 +221,7 @@ describe("install ids", function()
 
   it("cannot climb out of the API path (nginx refuses what would, cleanly)", function()
     local id = "../../../../etc/passwd"
-    local url = c._core:url(id)
+    local url = c:url(id)
     local segment = url:match("/v1/installs/([^/]+)/sandbox%-runs$")
     assert.is_truthy(segment, url)
     assert.equal(id, unescape(segment))
@@ -234,7 +234,7 @@ describe("install ids", function()
   end)
 
   it("encodes a NUL byte too (the server refuses it, cleanly)", function()
-    assert.matches("/v1/installs/a%%00b/sandbox%-runs$", c._core:url("a\0b"))
+    assert.matches("/v1/installs/a%%00b/sandbox%-runs$", c:url("a\0b"))
     local runs, err = c:sandbox_runs("a\0b")
     assert.is_nil(runs)
     assert.equal("http", err.kind)

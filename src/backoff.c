@@ -49,3 +49,9 @@ void nuon_sleep(double seconds) {
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
   }
 }
+
+double nuon_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -8,6 +8,7 @@
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
  *   core.error_mt                the metatable of error objects
  *   core.limits                  the bounds of numeric options (nuon.h)
+ *   core.now(), core.sleep(s)    monotonic seconds; a blocking sleep
  *   core.curl_version            libcurl's version string
  *   core.curl                    libcurl's version and features (push_curl_info)
  *   core.lua                     the Lua this core was built for
@@ -102,7 +103,23 @@ static int l_decode_json(lua_State *L) {
   return 2;
 }
 
+/* core.now(): monotonic seconds, for deadlines (not a date) */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, nuon_now());
+  return 1;
+}
+
+/* core.sleep(seconds): blocks the thread (not for event loops) */
+static int l_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  luaL_argcheck(L, s >= 0 && s <= NUON_MAX_SECONDS, 1, "seconds from 0 to 2147483 expected");
+  nuon_sleep(s);
+  return 0;
+}
+
 static const luaL_Reg core_funcs[] = {
+  {"now", l_now},
+  {"sleep", l_sleep},
   {"decode", l_decode},
   {"decode_json", l_decode_json},
   {"new_client", nuon_http_new_client},

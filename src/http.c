@@ -32,6 +32,9 @@ static void client_release(nuon_client *c) {
   c->multi = NULL;
   if (c->curl) curl_easy_cleanup(c->curl);
   c->curl = NULL;
+  /* after every handle that used it (batches are released by then) */
+  if (c->share) curl_share_cleanup(c->share);
+  c->share = NULL;
   curl_slist_free_all(c->headers);
   c->headers = NULL;
   free(c->base_url);
@@ -188,6 +191,13 @@ int nuon_http_new_client(lua_State *L) {
 
   c->curl = curl_easy_init();
   if (!c->curl) return luaL_error(L, "nuon.core.new_client: curl_easy_init failed");
+  /* one DNS cache and TLS session cache for the blocking calls and every
+   * batch (whose handles share the multi handle's connection cache) */
+  c->share = curl_share_init();
+  if (!c->share) return luaL_error(L, "nuon.core.new_client: curl_share_init failed");
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_easy_setopt(c->curl, CURLOPT_SHARE, c->share);
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
   curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -355,7 +365,7 @@ static int client_sandbox_runs(lua_State *L) {
 
 static const luaL_Reg client_methods[] = {
   {"sandbox_runs", client_sandbox_runs},
-  {"sandbox_runs_many", nuon_multi_sandbox_runs_many},
+  {"batch", nuon_multi_batch},
   {"start", nuon_request_start},
   {"url", client_url},
   {"close", client_close},

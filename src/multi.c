@@ -1,23 +1,34 @@
 /*
- * multi.c - c:sandbox_runs_many(ids, concurrency [, limit, offset, strict]):
- * one request per install, up to `concurrency` at once on one thread, through
- * libcurl's multi interface.  Each request is retried on its own (the same
- * rules as a single call) while the others go on; connections are reused
- * through the client's multi handle, which lives as long as the client.
+ * multi.c - c:batch(concurrency, next, done [, strict]): many requests at
+ * once on one thread, through libcurl's multi interface, driven by two Lua
+ * functions that decide what to fetch:
+ *
+ *   next() -> key, install_id, limit, offset    the next request, or nil
+ *   done(key, runs, err)                         a request's result
+ *
+ * Up to `concurrency` requests are in flight; a slot that frees is handed the
+ * next request at once.  next() is asked whenever a slot is idle, and again
+ * after every done() (a result may make more work: the next page of an
+ * install); the batch ends when no request is in flight and next() has
+ * nothing.  Each request is retried on its own (the same rules as a single
+ * call) while the others go on.  Connections, DNS and TLS sessions are
+ * shared with the client's other calls (http.c), and over HTTP/2 concurrent
+ * requests to one host multiplex on one connection: a new request waits for
+ * a connection that may multiplex (CURLOPT_PIPEWAIT) rather than opening
+ * another.  The Lua functions are called from the driving loop, never from a
+ * libcurl callback.  nuon.client builds sandbox_runs_many and
+ * all_sandbox_runs_many on this (nuon.fleet decides the pages).
  *
  * The slots (easy handles and their transfers) belong to a "batch" userdata
  * with __gc, created before any handle is made.  The transfers are driven
- * under lua_pcall: a Lua error while results are built (out of memory) first
+ * under lua_pcall: a Lua error (in next or done, or out of memory) first
  * takes every handle out of the client's multi handle and frees it, then is
  * raised again.  (Left to __gc, the handles would stay in the multi handle,
- * where the client's next sandbox_runs_many would meet them, and a client
- * closed before the batch was collected would be used after its free.)
- *
- * Returns results[id] = { runs = ... } or { err = ... } for every id.
+ * where the client's next batch would meet them, and a client closed before
+ * the batch was collected would be used after its free.)
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nuon.h"
 
@@ -30,7 +41,7 @@ typedef struct slot {
   CURL *easy;
   nuon_transfer t;
   int state;
-  int id_index; /* position of the install id in the ids sequence */
+  int key;     /* the request's key, at keys[index of the slot + 1] */
   int attempt;
   double wake_at; /* monotonic seconds, for SLOT_WAITING */
 } slot;
@@ -40,12 +51,6 @@ typedef struct batch {
   slot *slots;
   int n;
 } batch;
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Takes the running handles out of the multi handle and frees every slot.
  * Safe twice. */
@@ -97,6 +102,9 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n) {
     s->t.max_body = c->t.max_body;
     nuon_transfer_attach(&s->t, s->easy);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)s);
+    /* over HTTP/2, wait for a connection that may multiplex instead of
+     * opening one per request */
+    curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, 1L);
   }
   return b;
 }
@@ -117,69 +125,73 @@ static int slot_start(lua_State *L, batch *b, slot *s) {
 typedef struct job {
   nuon_client *c;
   batch *b;
-  int nids;
-  long long limit, offset;
   nuon_decode_opts opts;
 } job;
 
-/* Stores results[id] = { runs = ... } or { err = ... } for a finished slot,
- * the token scrubbed from an error. */
-static void store_result(lua_State *L, const nuon_client *c, int ids, int results, slot *s,
-                         const nuon_outcome *o, const nuon_decode_opts *opts) {
-  lua_rawgeti(L, ids, s->id_index);  /* the id */
-  lua_createtable(L, 0, 2);
-  if (nuon_transfer_push_result(L, &s->t, o, s->attempt, opts)) {
-    lua_setfield(L, -2, "runs");
-  } else {
-    nuon_error_scrub(L, -1, c->headers);
-    lua_setfield(L, -2, "err");
+/* Stack slots of drive()'s arguments. */
+enum { ARG_JOB = 1, ARG_NEXT, ARG_DONE, ARG_KEYS };
+
+/* Asks next() for a request and starts it in slot s: 1, or 0 when next()
+ * has none. */
+static int slot_assign(lua_State *L, const job *j, slot *s, int index) {
+  size_t n;
+  const char *id;
+  long long limit, offset;
+  lua_pushvalue(L, ARG_NEXT);
+  lua_call(L, 0, 4);
+  if (lua_isnil(L, -4)) {
+    lua_pop(L, 4);
+    return 0;
   }
-  lua_rawset(L, results);
-  if (s->t.cap > 4u * 1024 * 1024) nuon_transfer_free(&s->t);
-  s->state = SLOT_IDLE;
+  id = nuon_check_id(L, -3, &n);
+  limit = nuon_opt_count(L, -2);
+  offset = nuon_opt_count(L, -1);
+  nuon_client_push_url(L, j->c, id, n, limit, offset, -1);
+  curl_easy_setopt(s->easy, CURLOPT_URL, lua_tostring(L, -1)); /* libcurl copies it */
+  lua_pop(L, 1);
+  lua_pop(L, 3);
+  lua_rawseti(L, ARG_KEYS, index + 1); /* the key */
+  s->attempt = 0;
+  slot_start(L, j->b, s);
+  return 1;
 }
 
-/* drive(job, ids, results): runs the batch until every id has its result.
- * Called under lua_pcall. */
+/* Gives a finished slot's result to done(key, runs, err), the token
+ * scrubbed from an error. */
+static void slot_finish(lua_State *L, const job *j, slot *s, int index, const nuon_outcome *o) {
+  lua_pushvalue(L, ARG_DONE);
+  lua_rawgeti(L, ARG_KEYS, index + 1);
+  lua_pushnil(L);
+  lua_rawseti(L, ARG_KEYS, index + 1);
+  if (nuon_transfer_push_result(L, &s->t, o, s->attempt, &j->opts)) {
+    lua_pushnil(L);
+  } else {
+    nuon_error_scrub(L, -1, j->c->headers);
+    lua_pushnil(L);
+    lua_insert(L, -2);
+  }
+  if (s->t.cap > 4u * 1024 * 1024) nuon_transfer_free(&s->t);
+  s->state = SLOT_IDLE;
+  lua_call(L, 3, 0);
+}
+
+/* drive(job, next, done, keys): runs requests until next() has none and
+ * none is in flight.  Called under lua_pcall. */
 static int drive(lua_State *L) {
-  const job *j = (const job *)lua_touserdata(L, 1);
+  const job *j = (const job *)lua_touserdata(L, ARG_JOB);
   nuon_client *c = j->c;
   batch *b = j->b;
-  int nids = j->nids, next = 1, ids = 2, results = 3, active, i;
-  long long limit = j->limit, offset = j->offset;
-  nuon_decode_opts opts = j->opts;
+  int more = 1, active, i;
 
   for (;;) {
     int running = 0, waiting = 0, msgs;
-    double now = now_mono(), wake = now + 1.0;
+    double now = nuon_now(), wake = now + 1.0;
     CURLMsg *m;
 
-    /* hand out ids to idle slots; restart slots whose backoff is over */
+    /* hand out requests to idle slots; restart slots whose backoff is over */
     for (i = 0; i < b->n; i++) {
       slot *s = &b->slots[i];
-      while (s->state == SLOT_IDLE && next <= nids) {
-        size_t n;
-        const char *id;
-        lua_rawgeti(L, ids, next);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, results);
-        if (!lua_isnil(L, -1)) { /* a repeated id: already fetched or on its way */
-          lua_pop(L, 2);
-          next++;
-          continue;
-        }
-        lua_pop(L, 1);
-        lua_pushboolean(L, 0); /* placeholder so repeats are skipped */
-        lua_rawset(L, results);
-        lua_rawgeti(L, ids, next);
-        id = lua_tolstring(L, -1, &n);
-        nuon_client_push_url(L, c, id, n, limit, offset, -1);
-        curl_easy_setopt(s->easy, CURLOPT_URL, lua_tostring(L, -1));
-        lua_pop(L, 2);
-        s->id_index = next++;
-        s->attempt = 0;
-        slot_start(L, b, s);
-      }
+      if (s->state == SLOT_IDLE && more) more = slot_assign(L, j, s, i);
       if (s->state == SLOT_WAITING) {
         if (s->wake_at <= now) slot_start(L, b, s);
         else if (s->wake_at < wake) wake = s->wake_at;
@@ -198,27 +210,28 @@ static int drive(lua_State *L) {
       s->state = SLOT_IDLE;
       if (o.retryable && s->attempt <= c->retries) {
         s->state = SLOT_WAITING;
-        s->wake_at = now_mono() + nuon_backoff_delay(&c->rng, s->attempt, NUON_BACKOFF_BASE,
+        s->wake_at = nuon_now() + nuon_backoff_delay(&c->rng, s->attempt, NUON_BACKOFF_BASE,
                                                      c->max_backoff,
                                                      nuon_transfer_retry_after(&s->t));
         waiting++;
         if (s->wake_at < wake) wake = s->wake_at;
       } else {
-        store_result(L, c, ids, results, s, &o, &opts);
+        slot_finish(L, j, s, (int)(s - b->slots), &o);
+        more = 1; /* a result may make more work */
       }
     }
 
     active = 0;
     for (i = 0; i < b->n; i++)
       if (b->slots[i].state != SLOT_IDLE) active++;
-    if (active == 0 && next > nids) break;
+    if (active == 0 && !more) break;
     /* idle slots get work at the top, before waiting on the others: a slot
      * freed while others are still running must not wait for their replies */
-    if (active == 0 || (active < b->n && next <= nids)) continue;
+    if (active == 0 || (active < b->n && more)) continue;
     if (running == 0 && waiting) {
-      nuon_sleep(wake - now_mono());
+      nuon_sleep(wake - nuon_now());
     } else {
-      double wait_ms = (wake - now_mono()) * 1000;
+      double wait_ms = (wake - nuon_now()) * 1000;
       curl_multi_poll(b->multi, NULL, 0, wait_ms < 0 ? 0 : wait_ms > 1000 ? 1000 : (int)wait_ms,
                       NULL);
     }
@@ -226,53 +239,37 @@ static int drive(lua_State *L) {
   return 0;
 }
 
-int nuon_multi_sandbox_runs_many(lua_State *L) {
+int nuon_multi_batch(lua_State *L) {
   nuon_client *c = nuon_check_client(L);
-  int concurrency, ids = 2, results, i;
+  int concurrency;
   job j;
 
-  luaL_checktype(L, 2, LUA_TTABLE);
-  concurrency = (int)luaL_optinteger(L, 3, 8);
-  luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 3,
+  concurrency = (int)nuon_opt_count(L, 2);
+  luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 2,
                 "concurrency must be 1..256");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
   j.c = c;
-  j.limit = nuon_opt_count(L, 4);
-  j.offset = nuon_opt_count(L, 5);
-  j.opts = nuon_client_decode_opts(L, c, 6);
-  lua_settop(L, 6);
-  if (!c->curl) {
-    lua_pushnil(L);
-    nuon_error_push(L, "config", "the client is closed");
-    return 2;
-  }
-  j.nids = (int)nuon_rawlen(L, ids);
-  for (i = 1; i <= j.nids; i++) {
-    size_t n;
-    lua_rawgeti(L, ids, i);
-    if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &n), n == 0))
-      return luaL_argerror(L, 2, "install ids must be non-empty strings");
-    nuon_check_id(L, -1, &n);
-    lua_pop(L, 1);
-  }
+  j.opts = nuon_client_decode_opts(L, c, 5);
+  lua_settop(L, 5);
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
   if (!c->multi) {
     c->multi = curl_multi_init();
     if (!c->multi) return luaL_error(L, "nuon: curl_multi_init failed");
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   }
-  if (concurrency > j.nids) concurrency = j.nids > 0 ? j.nids : 1;
-  lua_createtable(L, 0, j.nids);
-  results = lua_gettop(L);
-  j.b = new_batch(L, c, concurrency);
+  j.b = new_batch(L, c, concurrency); /* at 6 */
 
   lua_pushcfunction(L, drive);
   lua_pushlightuserdata(L, &j);
-  lua_pushvalue(L, ids);
-  lua_pushvalue(L, results);
-  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 4);
+  lua_createtable(L, concurrency, 0); /* keys of the requests in flight */
+  if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
     batch_release(j.b); /* before anything else can use the multi handle */
     return lua_error(L);
   }
   batch_release(j.b); /* the connections stay in the multi handle's cache */
-  lua_pushvalue(L, results);
-  return 1;
+  return 0;
 }

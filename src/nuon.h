@@ -157,6 +157,8 @@ NUON_INTERNAL double nuon_backoff_delay(uint64_t *rng, int attempt, double base,
                                         double max_backoff, double retry_after);
 NUON_INTERNAL uint64_t nuon_rng_seed(const void *salt);
 NUON_INTERNAL void nuon_sleep(double seconds);
+/* Monotonic seconds (CLOCK_MONOTONIC): for deadlines and intervals only. */
+NUON_INTERNAL double nuon_now(void);
 
 /* ---- http.c: the client userdata ---------------------------------------- */
 
@@ -164,7 +166,9 @@ NUON_INTERNAL void nuon_sleep(double seconds);
 
 typedef struct nuon_client {
   CURL *curl;               /* the easy handle of blocking calls (keep-alive) */
-  CURLM *multi;             /* created on first sandbox_runs_many */
+  CURLM *multi;             /* created on first batch */
+  CURLSH *share;            /* DNS and TLS session caches of curl and the
+                               batches' handles */
   struct curl_slist *headers;
   char *base_url;
   nuon_transfer t;
@@ -200,8 +204,8 @@ NUON_INTERNAL int nuon_request_start(lua_State *L);
 
 /* ---- multi.c: many installs at once on libcurl's multi interface ------- */
 
-/* c:sandbox_runs_many(ids, concurrency [, limit, offset, strict]) */
-NUON_INTERNAL int nuon_multi_sandbox_runs_many(lua_State *L);
+/* c:batch(concurrency, next, done [, strict]) */
+NUON_INTERNAL int nuon_multi_batch(lua_State *L);
 
 /* Registers the nuon.client metatable (idempotent). */
 NUON_INTERNAL void nuon_http_open(lua_State *L);

@@ -20,7 +20,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nuon.h"
 
@@ -50,12 +49,6 @@ typedef struct nuon_request {
   nuon_outcome outcome;
   nuon_decode_opts opts;
 } nuon_request;
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static nuon_request *check_request(lua_State *L) {
   return (nuon_request *)luaL_checkudata(L, 1, REQUEST_MT);
@@ -114,7 +107,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
   nuon_request *r = userp;
   (void)multi;
-  r->timer_at = timeout_ms < 0 ? -1 : now_mono() + (double)timeout_ms / 1000.0;
+  r->timer_at = timeout_ms < 0 ? -1 : nuon_now() + (double)timeout_ms / 1000.0;
   return 0;
 }
 
@@ -147,7 +140,7 @@ static void collect(nuon_request *r) {
     r->timer_at = -1;
     if (r->outcome.retryable && r->attempt <= r->retries) {
       r->state = REQ_WAITING;
-      r->wake_at = now_mono() + nuon_backoff_delay(&r->rng, r->attempt, NUON_BACKOFF_BASE,
+      r->wake_at = nuon_now() + nuon_backoff_delay(&r->rng, r->attempt, NUON_BACKOFF_BASE,
                                                    r->max_backoff,
                                                    nuon_transfer_retry_after(&r->t));
     } else {
@@ -170,7 +163,7 @@ static void step(nuon_request *r, curl_socket_t fd, int mask) {
   int running = 0;
   if (r->state == REQ_DONE) return;
   if (r->state == REQ_WAITING) {
-    if (now_mono() >= r->wake_at) start_attempt(r);
+    if (nuon_now() >= r->wake_at) start_attempt(r);
     if (r->state != REQ_RUNNING) return;
     fd = CURL_SOCKET_TIMEOUT;
     mask = 0;
@@ -211,7 +204,7 @@ static int request_sockets(lua_State *L) {
 }
 
 static double due_in(const nuon_request *r) {
-  double at, now = now_mono();
+  double at, now = nuon_now();
   if (r->state == REQ_DONE) return -1;
   at = r->state == REQ_WAITING ? r->wake_at : r->timer_at;
   if (at < 0) return -1;
@@ -340,6 +333,8 @@ int nuon_request_start(lua_State *L) {
   curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
   curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  /* a request may outlive its client: it keeps no tie to the client's share */
+  curl_easy_setopt(r->easy, CURLOPT_SHARE, NULL);
   r->t.max_body = c->t.max_body;
   nuon_transfer_attach(&r->t, r->easy);
   nuon_client_push_url(L, c, id, n, limit, offset, page);

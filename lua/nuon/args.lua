@@ -4,7 +4,7 @@
 -- the method: `level` as for `error`, counted from the check (default 3: the
 -- method called the check; 4 when the method called a helper that did).
 -- @module nuon.args
-local type, error, pairs, tostring = type, error, pairs, tostring
+local type, error, pairs, tostring, getmetatable = type, error, pairs, tostring, getmetatable
 local floor = math.floor
 local MAX_ID = require("nuon.core").limits.max_id
 
@@ -28,8 +28,16 @@ function _M.install_id(fname, id, level)
   end
 end
 
+--- Whether f can be called.
+function _M.callable(f)
+  if type(f) == "function" then return true end
+  local m = getmetatable(f)
+  return type(m) == "table" and m.__call ~= nil
+end
+local callable = _M.callable
+
 --- Checks an options table against `allowed` (name -> "count", "positive",
--- "boolean" or "table"); returns it, or {} for nil.
+-- "boolean", "table" or "function"); returns it, or {} for nil.
 function _M.opts(fname, opts, allowed, level)
   level = level or 3
   if opts == nil then return {} end
@@ -49,6 +57,8 @@ function _M.opts(fname, opts, allowed, level)
       error(("nuon: %s: option '%s' must be a boolean"):format(fname, k), level)
     elseif want == "table" and type(v) ~= "table" then
       error(("nuon: %s: option '%s' must be a table"):format(fname, k), level)
+    elseif want == "function" and not callable(v) then
+      error(("nuon: %s: option '%s' must be a function"):format(fname, k), level)
     end
   end
   return opts

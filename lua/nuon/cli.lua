@@ -13,7 +13,6 @@
 --
 -- @module nuon.cli
 local nuon = require "nuon"
-local Pager = require "nuon.pager"
 local summary = require "nuon.summary"
 local fmt = require "nuon.format"
 local time = require "nuon.time"
@@ -303,53 +302,6 @@ local function cmd_wait(p, out)
   return outcome == "success" and EXIT_OK or EXIT_FAILED
 end
 
--- Every page of each install, the installs concurrently: rounds of one page
--- per unfinished install, requested together through sandbox_runs_many (one
--- call per distinct limit and offset), each install paged by its own
--- nuon.pager.  results[id] = { runs = ... } or { err = ... }.
-local function fetch_many(client, ids, where)
-  local pagers, collected, results = {}, {}, {}
-  for _, id in ipairs(ids) do
-    pagers[id] = Pager.new({ page_size = 100, where = where })
-    collected[id] = {}
-  end
-  while true do
-    local groups, order = {}, {}
-    for _, id in ipairs(ids) do
-      if not results[id] then
-        local limit, offset = pagers[id]:request()
-        if not limit then
-          collected[id].warnings = pagers[id].warnings
-          results[id] = { runs = collected[id] }
-        else
-          local key = limit .. ":" .. offset
-          if not groups[key] then
-            groups[key] = { limit = limit, offset = offset, ids = {} }
-            order[#order + 1] = key
-          end
-          local g = groups[key].ids
-          g[#g + 1] = id
-        end
-      end
-    end
-    if #order == 0 then break end
-    for _, key in ipairs(order) do
-      local g = groups[key]
-      local res, err = client:sandbox_runs_many(g.ids, { limit = g.limit, offset = g.offset, concurrency = 8 })
-      for _, id in ipairs(g.ids) do
-        local r = res and res[id] or { err = err }
-        if r.err or not r.runs then
-          results[id] = { err = r.err }
-        else
-          local got, all = pagers[id]:feed(r.runs), collected[id]
-          for k = 1, #got do all[#all + 1] = got[k] end
-        end
-      end
-    end
-  end
-  return results
-end
-
 local function duration_text(s)
   if s == nil then return "-" end
   s = floor(s + 0.5)
@@ -405,7 +357,8 @@ local function cmd_summary(p, out)
       ids[#ids + 1] = id
     end
   end
-  local results = fetch_many(client, ids, where_of(o))
+  -- every page of every install, the installs' requests in flight together
+  local results = client:all_sandbox_runs_many(ids, { where = where_of(o), concurrency = 8 })
   client:close()
 
   local all, rows, by_install, failed = {}, {}, {}, 0

@@ -4,8 +4,10 @@ local core = require "nuon.core"
 local config = require "nuon.config"
 local Pager = require "nuon.pager"
 local args = require "nuon.args"
+local Fleet = require "nuon.fleet"
 
 local type, error, setmetatable = type, error, setmetatable
+local min = math.min
 
 local Client = {}
 local mt = { __index = Client, __name = "nuon.client" }
@@ -65,6 +67,19 @@ function Client:sandbox_runs(install_id, opts)
   return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict)
 end
 
+
+--- The request URL of `sandbox_runs(install_id, opts)` (no request is made),
+-- built by the C core as every request's is.
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`
+-- @treturn string
+function Client:url(install_id, opts)
+  args.install_id("url", install_id)
+  opts = args.opts("url", opts, args.RUNS)
+  local h = self._core
+  if not h then error("nuon: url: the client is closed", 2) end
+  return h:url(install_id, opts.limit, opts.offset, opts.page)
+end
 
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
@@ -132,7 +147,41 @@ function Client:sandbox_runs_many(install_ids, opts)
   end
   local h = self._core
   if not h then return nil, closed_err() end
-  return h:sandbox_runs_many(install_ids, opts.concurrency or 8, opts.limit, opts.offset, opts.strict)
+  local results, k, n = {}, 0, #install_ids
+  local limit, offset = opts.limit, opts.offset
+  if n == 0 then return results end
+  h:batch(min(opts.concurrency or 8, n), function()
+    repeat k = k + 1 until k > n or results[install_ids[k]] == nil
+    local id = install_ids[k]
+    if id == nil then return nil end
+    results[id] = false -- on its way: a repeated id is fetched once
+    return id, id, limit, offset
+  end, function(id, runs, err)
+    results[id] = runs and { runs = runs } or { err = err }
+  end, opts.strict)
+  return results
+end
+
+--- Every run of each of many installs, the pages of different installs in
+-- flight together (on one thread, libcurl's multi interface; over HTTP/2 on
+-- one connection).  Each install is paged as `all_sandbox_runs` pages it;
+-- one failing (after its retries) never stops the others.
+-- `results[id]` is `{ runs = ... }` (with `.warnings`) or `{ err = ... }`.
+-- @tparam {string,...} install_ids
+-- @tparam[opt] table opts `concurrency` (8, at most 256: requests in flight
+--   across installs), `page_size` (100), `where`, `max`, `strict`,
+--   `on_progress` (function({ installs_done, installs_total, pages, runs }),
+--   after every page, at most five times a second above 20 installs, and
+--   once at the end)
+-- @return results, or nil, err when the client is closed
+function Client:all_sandbox_runs_many(install_ids, opts)
+  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts, 2)
+  local h = self._core
+  if not h then return nil, closed_err() end
+  if fleet:finished() then return fleet.results end
+  h:batch(min(fleet.concurrency, #fleet.ids), function() return fleet:next() end,
+    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict)
+  return fleet.results
 end
 
 --- The newest run of an install that matches `where`

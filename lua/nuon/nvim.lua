@@ -10,6 +10,7 @@
 --
 -- @module nuon.nvim
 local Pager = require "nuon.pager"
+local Fleet = require "nuon.fleet"
 
 local pairs, floor = pairs, math.floor
 
@@ -136,6 +137,49 @@ function M.all_sandbox_runs(client, install_id, opts, callback)
   end
   fetch()
   return handle
+end
+
+--- Every run of each of many installs, without blocking: up to
+-- `concurrency` page requests in flight on the event loop, a freed slot
+-- going to the next waiting page (each install paged as `all_sandbox_runs`
+-- pages it).  `on_progress` and `callback` run on the main loop.
+-- @tparam nuon.Client client
+-- @tparam {string,...} install_ids
+-- @tparam[opt] table opts as for `client:all_sandbox_runs_many`
+-- @tparam function callback (results), `results[id] = { runs = ... }` or
+--   `{ err = ... }`, on the main loop
+-- @return a handle with `cancel()`
+function M.all_sandbox_runs_many(client, install_ids, opts, callback)
+  local fleet = Fleet.new("nvim.all_sandbox_runs_many", install_ids, opts, 2)
+  local vim = uv()
+  local inflight, handles, cancelled, over = 0, {}, false, false
+  local function pump()
+    while not cancelled and inflight < fleet.concurrency do
+      local key, id, limit, offset = fleet:next()
+      if not key then break end
+      inflight = inflight + 1
+      handles[key] = M.sandbox_runs(client, id, { limit = limit, offset = offset, strict = fleet.strict },
+        function(runs, err)
+          handles[key] = nil
+          inflight = inflight - 1
+          if cancelled then return end
+          fleet:done(key, runs, err)
+          pump()
+        end)
+    end
+    if inflight == 0 and fleet:finished() and not over and not cancelled then
+      over = true
+      callback(fleet.results)
+    end
+  end
+  vim.schedule(pump) -- the callback never runs before this returns
+  return { cancel = function()
+    cancelled = true
+    for key, h in pairs(handles) do
+      handles[key] = nil
+      h.cancel()
+    end
+  end }
 end
 
 return M

@@ -30,8 +30,10 @@ local config = require "nuon.config"
 local Pager = require "nuon.pager"
 local args = require "nuon.args"
 local wait = require "nuon.wait"
+local Fleet = require "nuon.fleet"
 
 local ngx = ngx -- nil outside nginx: the module still loads
+local semaphore -- ngx.semaphore (lua-resty-core), required on first use, in nginx
 local type, pairs, tostring, tonumber, error, setmetatable, select =
   type, pairs, tostring, tonumber, error, setmetatable, select
 local floor, ceil, min, random = math.floor, math.ceil, math.min, math.random
@@ -803,6 +805,46 @@ function Client:sandbox_runs_many(install_ids, opts)
   end
   if failure then error(failure, 0) end -- a bug, not a failure of the world
   return results
+end
+
+--- Every run of each of many installs (as `nuon.client`'s
+-- `all_sandbox_runs_many`): a light thread per install pages it, and a
+-- semaphore of `concurrency` lets that many requests be in flight at once,
+-- a freed slot going to the next waiting page.  The calling thread waits for
+-- all; `on_progress` runs in the light threads.
+-- @tparam {string,...} install_ids
+-- @tparam[opt] table opts `concurrency` (8), `page_size`, `where`, `max`,
+--   `strict`, `on_progress`
+-- @return results (`results[id] = { runs = ... }` or `{ err = ... }`), or
+-- nil, err when the client is closed
+function Client:all_sandbox_runs_many(install_ids, opts)
+  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts, 2)
+  if not private[self] then return nil, closed_error() end
+  semaphore = semaphore or require "ngx.semaphore"
+  local slots = semaphore.new(fleet.concurrency)
+  local function page(id)
+    while true do
+      local limit, offset = fleet:request(id)
+      if not limit then return end
+      while not slots:wait(60) do end -- a wait that times out is only retried
+      local runs, err = fetch(self, id, limit, offset, nil, fleet.strict)
+      slots:post(1)
+      fleet:done(id, runs, err)
+    end
+  end
+  local threads, ids = {}, fleet.ids
+  for k = 1, #ids do threads[k] = ngx.thread.spawn(page, ids[k]) end
+  local failure
+  for k = 1, #threads do
+    local ok, err = ngx.thread.wait(threads[k])
+    if not ok then
+      failure = err
+      for j = k + 1, #threads do ngx.thread.kill(threads[j]) end
+      break
+    end
+  end
+  if failure then error(failure, 0) end -- where.fn or on_progress raised: a bug
+  return fleet.results
 end
 
 --- The newest run of an install that matches `where` (see nuon.wait).

@@ -31,6 +31,7 @@ function S.run()
   live.bad = bad
   bad:sandbox_runs(ID1)                              -- 401 with an error body, scrubbed
   c:sandbox_runs_many({ ID1, ID2, HOSTILE }, { limit = 2, concurrency = 2 })
+  c:all_sandbox_runs_many({ ID1, HOSTILE }, { page_size = 10, max = 12, concurrency = 2 })
   local req = c:start_sandbox_runs(ID1, { limit = 2 })
   live.req = req
   req:perform()
@@ -50,6 +51,8 @@ function S.check()
   assert(#runs == 2, "expected 2 runs")
   local results = assert(c:sandbox_runs_many({ ID1, ID2 }, { limit = 1 }))
   assert(results[ID1].runs and results[ID2].runs, "sandbox_runs_many failed after the error")
+  local all = c:all_sandbox_runs_many({ ID1 }, { page_size = 10, max = 12 })
+  assert(#all[ID1].runs == 12, "all_sandbox_runs_many failed after the error")
   assert(#assert(c:start_sandbox_runs(ID1, { limit = 1 }):perform()) == 1)
   local _, err = nuon.new(opts{ token = "wrong-token-0123456789" }):sandbox_runs(ID1)
   assert(tostring(err):match("^nuon http error: HTTP 401"), "error objects lost their __tostring")

@@ -19,6 +19,11 @@
 --   ts.get(path, headers) / ts.raw(bytes)      raw HTTP: { status, headers, body }
 --
 --   ts.tls_url                                  the same API over HTTPS (nil without openssl)
+--   ts.h2_url                                   ... and over HTTP/2 (h2 by ALPN)
+--   ts.inflight()                               { current, max }: sandbox-runs requests being
+--                                               answered, the most at once since reset()
+--   ts.connections(url)                         connections the listener of url served
+--                                               requests on since reset()
 --   ts.ca_file, ts.other_ca_file                the CA that signed its certificate; an unrelated CA
 --   ts.other_url                                "another host" that only records what reaches it
 --   ts.other_requests(), ts.clear_other_requests()  its log: { method, uri, headers }
@@ -66,6 +71,7 @@ if not ts.url or ts.url == "" then
 end
 ts.tls_url = setting("NUON_TEST_TLS_URL", "tls_url")
 ts.other_url = setting("NUON_TEST_OTHER_URL", "other_url")
+ts.h2_url = setting("NUON_TEST_H2_URL", "h2_url")
 ts.ca_file = os.getenv("NUON_TEST_CA_FILE")
 if not ts.ca_file or ts.ca_file == "" then ts.ca_file = server_dir .. "/tls/ca.crt" end
 ts.other_ca_file = ts.ca_file:gsub("ca%.crt$", "other-ca.crt")
@@ -200,6 +206,11 @@ function ts.fault(f) return control("POST", "faults", f) end
 function ts.faults() return control("GET", "faults") end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
+function ts.inflight() return control("GET", "inflight") end
+function ts.connections(url)
+  local p = assert(url:match(":(%d+)/?$"), "no port in " .. url)
+  return control("GET", "connections/" .. p).count
+end
 function ts.clear_requests() return control("DELETE", "requests") end
 
 function ts.last_request()

@@ -169,6 +169,42 @@ test("a body of a million {} reaches the callback as a decode error naming max_r
   c:close()
 end)
 
+test("all_sandbox_runs_many pages many installs on the event loop, concurrency never exceeded", function()
+  ts.reset()
+  local ids = {}
+  for k = 1, 6 do
+    ids[k] = ("inlnvimfleet%03d"):format(k) .. ("0"):rep(11)
+    ts.install{ id = ids[k], count = 25, flavor = "current", seed = k, latency_ms = 40 }
+  end
+  ts.fault{ install = ids[6], status = 404, body = '{"error":"gone"}' }
+  local c = client()
+  local got, progress, done, main = nil, {}, false, nil
+  local ticks = 0
+  local timer = vim.loop.new_timer()
+  timer:start(10, 10, function() ticks = ticks + 1 end)
+  nvim.all_sandbox_runs_many(c, ids, { concurrency = 2, page_size = 10, on_progress = function(p)
+    progress[#progress + 1] = p
+  end }, function(results)
+    got, done, main = results, true, vim.api.nvim_get_current_buf() ~= nil
+  end)
+  check(vim.wait(20000, function() return done end, 10), "no callback")
+  timer:stop()
+  timer:close()
+  check(main, "callback not on the main loop")
+  for k = 1, 5 do
+    check(got[ids[k]].runs and #got[ids[k]].runs == 25, "install " .. k .. ": " .. tostring(got[ids[k]].err))
+  end
+  check(got[ids[6]].err and got[ids[6]].err.status == 404, "install 6 should fail with 404")
+  local last = progress[#progress]
+  check(last.installs_done == 6 and last.installs_total == 6 and last.pages == 16 and last.runs == 125,
+    "final progress " .. vim.inspect(last))
+  local out = vim.fn.system({ "curl", "-fsS", ts.url .. "/__nuon/inflight" })
+  local inflight = cjson.decode(out)
+  check(inflight.max == 2, "in flight at most " .. tostring(inflight.max))
+  check(ticks > 10, "the editor froze: " .. ticks .. " timer ticks")
+  c:close()
+end)
+
 io.stdout:write(("1..%d\n"):format(n))
 io.stdout:flush()
 vim.cmd(failed == 0 and "qall!" or "cquit!")

@@ -10,7 +10,8 @@
 -- verify_tls, strict_client, keepalive_timeout, proxy, env = 1 (no options:
 -- NUON_* from the environment nginx passes on).
 -- Operations: runs (limit, offset, page, strict), all and each (page_size,
--- max, status), many (ids = a,b,c; concurrency, limit), latest, wait (run), url,
+-- max, status), many (ids = a,b,c; concurrency, limit), fleet (ids, concurrency,
+-- page_size, max: all_sandbox_runs_many), latest, wait (run), url,
 -- tostring, closed, keepalive, badargs (argument errors and where they point).
 -- luacheck: globals ngx
 local cjson = require "cjson.safe"
@@ -107,6 +108,22 @@ function ops.many(c, a)
     out[id] = r.runs and { ids = ids_of(r.runs), page = r.runs.page } or { err = plain_error(r.err) }
   end
   return { results = out }
+end
+
+function ops.fleet(c, a)
+  local ids = {}
+  for id in (a.ids or ""):gmatch("[^,]+") do ids[#ids + 1] = id end
+  local progress = {}
+  local results, err = c:all_sandbox_runs_many(ids, {
+    concurrency = num(a.concurrency), page_size = num(a.page_size), max = num(a.max),
+    on_progress = function(p) progress[#progress + 1] = p end,
+  })
+  if not results then return nil, err end
+  local out = {}
+  for id, r in pairs(results) do
+    out[id] = r.runs and { ids = ids_of(r.runs), n = #r.runs } or { err = plain_error(r.err) }
+  end
+  return { results = out, progress = progress }
 end
 
 function ops.latest(c, a)

@@ -131,6 +131,10 @@ function M.handle(handler, path)
       store.clear_requests()
       return reply(200, { ok = true })
     end
+  elseif what == "inflight" and not id and method == "GET" then
+    return reply(200, store.inflight())
+  elseif what == "connections" and id and not sub and method == "GET" then
+    return reply(200, { port = id, count = store.connections(id) })
   elseif what == "faults" and not id then
     if method == "GET" then return reply(200, list(store.faults())) end
     if method == "DELETE" then

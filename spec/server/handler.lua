@@ -92,6 +92,12 @@ M.err_body = err_body
 -- Go's net/http sets Content-Length for a body written in one go below its
 -- chunking buffer, and streams chunked above it.
 local function send(status, body, content_type, extra)
+  -- no longer in flight once the answer is on its way: counted at the log
+  -- phase, a client quick to send its next request would overlap the two
+  if ngx.ctx.inflight then
+    ngx.ctx.inflight = nil
+    store.inflight_leave()
+  end
   ngx.status = status
   ngx.header["Server"] = nil -- Go's net/http sends none
   ngx.header["Content-Type"] = content_type or JSON
@@ -239,6 +245,8 @@ end
 
 local function sandbox_runs(install_id, args, extra)
   local p = pagination(args)
+  store.inflight_enter()
+  ngx.ctx.inflight = true
   local runs, custom, spec = store.runs(install_id)
   if spec and spec.latency_ms then ngx.sleep(spec.latency_ms / 1000) end
 
@@ -349,7 +357,11 @@ end
 
 function M.log()
   local seq = ngx.ctx.log_seq
-  if seq then store.finish_request(seq, ngx.status) end
+  if seq then
+    store.finish_request(seq, ngx.status)
+    store.note_connection(ngx.var.server_port, ngx.var.connection)
+  end
+  if ngx.ctx.inflight then store.inflight_leave() end
 end
 
 return M

@@ -5,7 +5,8 @@
 #
 # State lives in $NUON_TEST_SERVER_DIR (default build/server/): nginx.conf, the
 # URL in `url`, logs, pid files. Two more listeners, for the reliability and
-# security specs: the same API over HTTPS (URL in `tls_url`; a CA and
+# security specs: the same API over HTTPS (URL in `tls_url`, and over HTTP/2
+# in `h2_url`; a CA and
 # certificate made now by spec/tls/mkcerts.sh into `tls/`, CA in tls/ca.crt;
 # left out with a warning when openssl is missing) and "another host" that
 # only records what reaches it (server/other.lua; URL in `other_url`, on
@@ -31,7 +32,7 @@ done
 NUON_TEST_SERVER_DIR=$dir bash "$here/stop.sh" >/dev/null 2>&1 || true
 mkdir -p "$dir/tmp"
 dir=$(cd "$dir" && pwd)
-rm -f "$dir/url" "$dir/tls_url" "$dir/other_url" "$dir/error.log"
+rm -f "$dir/url" "$dir/tls_url" "$dir/h2_url" "$dir/other_url" "$dir/error.log"
 
 tls=""
 if bash "$root/spec/tls/mkcerts.sh" "$dir/tls" >"$dir/mkcerts.out" 2>&1; then
@@ -54,15 +55,17 @@ for attempt in $(seq 1 25); do
   port=$(random_port)
   tls_port=$(random_port)
   other_port=$(random_port)
-  if [ "$port" = "$tls_port" ] || [ "$port" = "$other_port" ] || [ "$tls_port" = "$other_port" ]; then continue; fi
-  if ! { port_free 127.0.0.1 "$port" && port_free 127.0.0.1 "$tls_port" && port_free "$other_host" "$other_port"; }; then
+  h2_port=$(random_port)
+  if [ "$(printf '%s\n' "$port" "$tls_port" "$other_port" "$h2_port" | sort -u | wc -l)" -ne 4 ]; then continue; fi
+  if ! { port_free 127.0.0.1 "$port" && port_free 127.0.0.1 "$tls_port" && port_free "$other_host" "$other_port" \
+         && port_free 127.0.0.1 "$h2_port"; }; then
     continue
   fi
   instance="$$-$attempt-$RANDOM"
   tls_sed="s|^@TLS@||"
   [ -n "$tls" ] || tls_sed="/^@TLS@/d"
   sed -e "$tls_sed" -e "s|@DIR@|$dir|g" -e "s|@ROOT@|$root|g" -e "s|@PORT@|$port|g" \
-      -e "s|@TLS_PORT@|$tls_port|g" -e "s|@OTHER_HOST@|$other_host|g" -e "s|@OTHER_PORT@|$other_port|g" \
+      -e "s|@TLS_PORT@|$tls_port|g" -e "s|@H2_PORT@|$h2_port|g" -e "s|@OTHER_HOST@|$other_host|g" -e "s|@OTHER_PORT@|$other_port|g" \
       -e "s|@INSTANCE@|$instance|g" -e "s|@USER@|$user_line|g" \
       "$here/nginx.conf.in" > "$dir/nginx.conf"
   setsid "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
@@ -110,6 +113,7 @@ echo $! > "$dir/watchdog.pid"
 
 url="http://127.0.0.1:$port"
 [ -n "$tls" ] && echo "https://127.0.0.1:$tls_port" > "$dir/tls_url"
+[ -n "$tls" ] && echo "https://127.0.0.1:$h2_port" > "$dir/h2_url"
 echo "http://$other_host:$other_port" > "$dir/other_url"
 echo "$url" > "$dir/url"
 echo "NUON_TEST_URL=$url"

@@ -26,5 +26,5 @@ if ours "$pid" "$dir/nginx.conf"; then
   # still there: kill its whole process group (setsid made it the leader)
   if ours "$pid" "$dir/nginx.conf"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
 fi
-rm -f "$dir/master.pid" "$dir/watchdog.pid" "$dir/url" "$dir/tls_url" "$dir/other_url"
+rm -f "$dir/master.pid" "$dir/watchdog.pid" "$dir/url" "$dir/tls_url" "$dir/h2_url" "$dir/other_url"
 exit 0

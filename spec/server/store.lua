@@ -238,9 +238,33 @@ end
 
 ---------------------------------------------------------------------------
 
+-- Requests being answered now, and the most at once since the last reset
+-- (sandbox-runs requests only: the control API is not counted).
+function M.inflight_enter()
+  local n = dict:incr("inflight", 1, 0)
+  if n > (dict:get("inflight:max") or 0) then dict:set("inflight:max", n) end
+end
+function M.inflight_leave() dict:incr("inflight", -1, 0) end
+function M.inflight()
+  return { current = dict:get("inflight") or 0, max = dict:get("inflight:max") or 0 }
+end
+
+-- The connections each port has served a request on since the last reset.
+function M.note_connection(port, conn)
+  if dict:add("conn:" .. port .. ":" .. conn, true) then dict:incr("conns:" .. port, 1, 0) end
+end
+function M.connections(port) return dict:get("conns:" .. port) or 0 end
+local function clear_counters()
+  dict:set("inflight:max", dict:get("inflight") or 0)
+  for _, k in ipairs(dict:get_keys(0)) do
+    if k:find("^conns?:") then dict:delete(k) end
+  end
+end
+
 function M.reset()
   M.clear_faults()
   M.clear_requests()
+  clear_counters()
   local demo = {}
   for _, d in ipairs(config.demo) do demo[d.id] = true end
   for _, spec in ipairs(M.list_installs()) do
