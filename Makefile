@@ -197,7 +197,7 @@ bench-smoke:
 	$(MAKE) LUA=luajit build
 	bash bench/run.sh --smoke
 
-# ---- sanitizers and fuzzing (README "Reliability and security") ----------
+# ---- sanitizers and fuzzing (docs/RELIABILITY.md) -------------------------
 # make check-asan: nuon.core with ASan+UBSan in build/asan/, a Lua 5.4 host
 # linked with the ASan runtime (spec/sanitizers/lua.c: no LD_PRELOAD to leak
 # into the processes specs start), the allocation-failure driver

@@ -69,7 +69,7 @@ describe("client:all_sandbox_runs_many", function()
     for _, id in ipairs(ids) do assert.equal(3, per[id]) end
   end)
 
-  it("hands a freed slot to the next page at once: 24 pages of 60 ms at concurrency 8 in ~3 waves", function()
+  it("hands a freed slot to the next page at once: 24 pages of 60 ms at concurrency 8 in ~3 waves #timing", function()
     local ids = fleet(8, 30, { latency_ms = 60 })
     local t0 = require("nuon.core").now()
     c:all_sandbox_runs_many(ids, { page_size = 10, concurrency = 8 })

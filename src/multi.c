@@ -29,6 +29,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nuon.h"
 
@@ -77,7 +78,7 @@ static int batch_gc(lua_State *L) {
 
 static batch *new_batch(lua_State *L, nuon_client *c, int n) {
   batch *b = (batch *)nuon_newuserdata(L, sizeof *b);
-  int i;
+  int i, https = strncasecmp(c->base_url, "https://", 8) == 0;
   memset(b, 0, sizeof *b);
   lua_getfield(L, LUA_REGISTRYINDEX, BATCH_MT);
   if (lua_isnil(L, -1)) {
@@ -102,9 +103,11 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n) {
     s->t.max_body = c->t.max_body;
     nuon_transfer_attach(&s->t, s->easy);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)s);
-    /* over HTTP/2, wait for a connection that may multiplex instead of
-     * opening one per request */
-    curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, 1L);
+    /* over TLS, where ALPN tells at the handshake whether the server speaks
+     * HTTP/2, wait for a connection that may multiplex instead of opening
+     * one per request; in cleartext libcurl would only know from the first
+     * response, holding every other request of the first wave until then */
+    if (https) curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, 1L);
   }
   return b;
 }

@@ -12,7 +12,7 @@ set -u
 # shellcheck source=spec/sanitizers/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-SPECS=${VALGRIND_SPECS:-"spec/client_spec.lua spec/request_spec.lua spec/decode_spec.lua spec/hostile_body_spec.lua spec/reliability_spec.lua spec/security_spec.lua spec/wait_spec.lua"}
+SPECS=${VALGRIND_SPECS:-"spec/client_spec.lua spec/request_spec.lua spec/decode_spec.lua spec/hostile_body_spec.lua spec/reliability_spec.lua spec/security_spec.lua spec/wait_spec.lua spec/paging_spec.lua spec/limits_spec.lua spec/fleet_spec.lua"}
 
 [ -e build/valgrind/nuon/core.so ] || { echo "valgrind.sh: build/valgrind/nuon/core.so missing: run make check-valgrind"; echo "0 passed, 1 failed"; exit 1; }
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind.sh: valgrind not found (make deps)"; echo "0 passed, 1 failed"; exit 1; }
