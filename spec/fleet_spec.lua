@@ -219,11 +219,14 @@ describe("examples/fleet_report.lua", function()
     local cmd = ("NUON_API_URL=%s NUON_API_TOKEN=%s NUON_ORG_ID=%s NUON_CONFIG_FILE=/dev/null TERM=dumb"
       .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'"
       .. " lua5.4 examples/fleet_report.lua %s 2>%s"):format(ts.url, ts.token, ts.org_id, args, err_file)
-    local p = io.popen(cmd)
-    local out = p:read("a")
-    local _, _, code = p:close()
+    -- the exit status through the shell: LuaJIT's close() does not return it
+    local p = io.popen(cmd .. '; echo "exit=$?"')
+    local out = p:read("*a")
+    p:close()
+    local code = tonumber(out:match("exit=(%d+)\n$"))
+    out = out:gsub("exit=%d+\n$", "")
     local f = io.open(err_file)
-    local err = f:read("a")
+    local err = f:read("*a")
     f:close()
     os.remove(err_file)
     return out, err, code
@@ -255,7 +258,7 @@ describe("examples/fleet_report.lua", function()
     local got = {}
     for id in out:gmatch("(sbr[0-9a-z]+)") do got[#got + 1] = id end
     table.sort(want)
-    local sorted = { table.unpack(got) }
+    local sorted = { (table.unpack or unpack)(got) }
     table.sort(sorted)
     assert.same(want, sorted)
     assert.matches(("%d failed run%%(s%%) in the last 720 hours across 6 installs"):format(#want), out)
