@@ -33,6 +33,7 @@ end
 describe("client:all_sandbox_runs_many", function()
   local c
   before_each(function()
+    ts.settle() -- in-flight maxima count from here
     ts.reset()
     c = ts.client()
   end)
@@ -192,6 +193,7 @@ end)
 describe("all_sandbox_runs_many over HTTP/2", function()
   it("multiplexes concurrent requests on one connection, where HTTP/1.1 opens one per request", function()
     assert(ts.h2_url, "no HTTP/2 listener (spec/server/start.sh writes h2_url)")
+    ts.settle()
     ts.reset()
     local ids = fleet(20, 5, { latency_ms = 100 })
     local h2 = ts.client{ base_url = ts.h2_url, ca_file = ts.ca_file }
@@ -218,13 +220,13 @@ describe("examples/fleet_report.lua", function()
     local err_file = os.tmpname()
     local cmd = ("NUON_API_URL=%s NUON_API_TOKEN=%s NUON_ORG_ID=%s NUON_CONFIG_FILE=/dev/null TERM=dumb"
       .. " LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'"
-      .. " lua5.4 examples/fleet_report.lua %s 2>%s"):format(ts.url, ts.token, ts.org_id, args, err_file)
-    -- the exit status through the shell: LuaJIT's close() does not return it
-    local p = io.popen(cmd .. '; echo "exit=$?"')
+      .. " lua5.4 examples/fleet_report.lua %s 2>%s; echo \"exit $?\""):format(ts.url, ts.token,
+      ts.org_id, args, err_file)
+    local p = io.popen(cmd)
     local out = p:read("*a")
     p:close()
-    local code = tonumber(out:match("exit=(%d+)\n$"))
-    out = out:gsub("exit=%d+\n$", "")
+    local code
+    out = out:gsub("exit (%d+)\n$", function(n) code = tonumber(n) return "" end)
     local f = io.open(err_file)
     local err = f:read("*a")
     f:close()

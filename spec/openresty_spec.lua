@@ -617,6 +617,7 @@ describe("nuon.resty in nginx", function()
     end
 
     it("pages every install in light threads, at most concurrency requests in flight", function()
+      ts.settle()
       ts.reset()
       local ids = fleet(8, 25, { latency_ms = 50 })
       local r = call{ op = "fleet", ids = table.concat(ids, ","), concurrency = 3, page_size = 10 }

@@ -22,6 +22,7 @@
 --   ts.h2_url                                   ... and over HTTP/2 (h2 by ALPN)
 --   ts.inflight()                               { current, max }: sandbox-runs requests being
 --                                               answered, the most at once since reset()
+--   ts.settle()                                 waits until none is being answered
 --   ts.connections(url)                         connections the listener of url served
 --                                               requests on since reset()
 --   ts.ca_file, ts.other_ca_file                the CA that signed its certificate; an unrelated CA
@@ -207,6 +208,16 @@ function ts.faults() return control("GET", "faults") end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
 function ts.inflight() return control("GET", "inflight") end
+-- Waits (up to 10 s) until no sandbox-runs request is being answered: a
+-- client that gave up (a timeout spec) leaves the server sleeping on its
+-- request, which would count in the next spec's in-flight maximum.
+function ts.settle()
+  for _ = 1, 200 do
+    if ts.inflight().current <= 0 then return end
+    socket.sleep(0.05)
+  end
+  error("the test server still answers requests after 10 s", 2)
+end
 function ts.connections(url)
   local p = assert(url:match(":(%d+)/?$"), "no port in " .. url)
   return control("GET", "connections/" .. p).count
