@@ -216,6 +216,7 @@ FUZZ_TIME ?= 60
 
 .PHONY: check-asan check-valgrind fuzz fuzz-long fuzz-pager fuzz-corpus
 check-asan:
+	$(MAKE) build LUA=5.4  # for the commands specs start as child processes (nuon-runs, examples)
 	$(MAKE) build LUA=5.4 BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined -Wl,-z,nodelete"
 	$(CC) -std=c99 -Wall -Wextra $(ASAN_CFLAGS) $(SAN_LUA_CFLAGS) spec/sanitizers/lua.c \
