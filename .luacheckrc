@@ -10,8 +10,9 @@ exclude_files = { "build/", ".luarocks/", "lua_modules/" }
 -- busted specs and helpers: describe, it, assert, spy, stub, ...
 files["spec"] = { std = "+busted" }
 files["spec/server"] = { std = "max" }
--- the headless Neovim suite reads Neovim's global
-files["spec/nvim"] = { read_globals = { "vim" } }
+-- the headless Neovim suites use Neovim's global (and replace vim.notify)
+files["spec/nvim"] = { globals = { "vim" } }
+files["plugin"] = { globals = { "vim" } }
 
 -- runnable examples for OpenResty and Neovim read their host's global
 files["examples"] = { read_globals = { "ngx", "vim" } }

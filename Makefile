@@ -3,7 +3,10 @@
 #   make deps        install every Debian package the project needs (apt-get)
 #   make             build nuon.core for Lua 5.4 (build/lua5.4/nuon/core.so)
 #   make LUA=luajit  build it for LuaJIT 2.1 (build/luajit/nuon/core.so)
+#   make LUA=5.1     ... and likewise for 5.1, 5.2 and 5.3 (build/lua5.X/)
+#   make nvim        the core for Neovim into lua/nuon/core.so (the plugin's build step)
 #   make test        build everything, start the test API server, run all specs
+#   make test-matrix the host-independent specs on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
 #   make demo        start the test server with generated data and run the examples
 #   make lint        luacheck, cppcheck and warnings-as-errors C builds
 #   make docs        the HTML reference (LDoc) into build/docs/
@@ -12,7 +15,7 @@
 #   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60),
 #                    then the pager's random servers for FUZZ_PAGER_TIME (10)
 #   make fuzz-long   the same for about ten minutes (README: the last long run)
-#   make install     install into LUADIR/LIBDIR (LuaRocks' variable names)
+#   make install     install into LUADIR/LIBDIR (LuaRocks' variable names), nuon-runs into BINDIR
 #
 # Variables follow LuaRocks' names so `luarocks make` and packagers can pass
 # LUA_INCDIR, CFLAGS, LIBFLAG, LIBDIR, LUADIR and DESTDIR.
@@ -54,13 +57,18 @@ LUA_VERSION_DIR := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION_DIR)
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION_DIR)
 
+# lua5.1 to lua5.3 are for make test-matrix; installing them may repoint the
+# `lua` command (Debian's alternatives), which is why every command here names
+# its Lua (lua5.4, luajit, busted --lua=...).  Debian's lua-busted and
+# lua-cjson carry modules for 5.1 to 5.4.
 DEBIAN_PACKAGES := build-essential pkg-config ca-certificates openssl curl \
   lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev \
+  lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   lua-cjson lua-busted lua-check lua-socket lua-ldoc luarocks \
   nginx libnginx-mod-http-lua lua-resty-core neovim \
   valgrind clang libclang-rt-14-dev cppcheck lua-discount
 
-.PHONY: all build deps test demo lint install clean luajit
+.PHONY: all build deps test test-matrix demo lint install clean luajit
 
 all: build
 build: $(CORE)
@@ -76,6 +84,21 @@ $(CORE): $(OBJS)
 luajit:
 	$(MAKE) LUA=luajit build
 
+# make nvim: the core for the Lua Neovim runs (LuaJIT, else PUC 5.1) into
+# lua/nuon/core.so, where Neovim finds it on the runtimepath: lazy.nvim's
+# `build = "make nvim"` is the whole installation.  Copied through a
+# temporary file: a running Neovim may have the old one mapped.
+NVIM ?= nvim
+NVIM_LUA ?= $(shell $(NVIM) --clean --headless -c 'lua io.stdout:write(jit and "luajit" or "5.1")' -c 'qa!' 2>/dev/null)
+NVIM_LUA_OK := $(if $(filter 5.1,$(NVIM_LUA)),5.1,luajit)
+NVIM_BUILD := $(if $(filter 5.1,$(NVIM_LUA_OK)),build/lua5.1,build/luajit)
+
+.PHONY: nvim
+nvim:
+	$(MAKE) LUA=$(NVIM_LUA_OK) build
+	cp $(NVIM_BUILD)/nuon/core.so lua/nuon/.core.so.tmp
+	mv -f lua/nuon/.core.so.tmp lua/nuon/core.so
+
 deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)
@@ -83,13 +106,29 @@ deps:
 test:
 	$(MAKE) LUA=5.4 build
 	$(MAKE) LUA=luajit build
+	$(MAKE) nvim
 	bash spec/run.sh
+
+# make test-matrix: every Lua the rockspec admits builds nuon.core and passes
+# the specs that do not depend on the host (no nginx, no Neovim, no
+# sanitizers): decoding, configuration, filters, time, summaries, paging and
+# the client and nuon-runs against the test server.  About two minutes on 2 cores.
+MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
+MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
+  spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
+  spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua \
+  spec/core_info_spec.lua
+
+test-matrix:
+	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
+	NUON_MATRIX_LUAS="$(MATRIX_LUAS)" bash spec/run.sh --matrix $(MATRIX_SPECS)
 
 demo: build
 	bash examples/demo.sh
 
-# make lint: luacheck over the Lua code, cppcheck over src/, and the C core
-# built with -Werror for Lua 5.4 and for LuaJIT (compat.h takes other paths).
+# make lint: luacheck over the Lua code, luarocks lint over every rockspec,
+# cppcheck over src/, and the C core
+# built with -Werror for every Lua of MATRIX_LUAS (compat.h takes other paths).
 # cppcheck suppressions, each with its reason:
 #   variableScope: a style preference, not a defect: some files declare a
 #     block's variables at its top, as Lua's own sources and lua-cjson do.
@@ -105,12 +144,17 @@ CPPCHECK_FLAGS ?= --std=c99 --enable=warning,style,performance,portability \
   --error-exitcode=1 --inline-suppr --quiet -Isrc \
   --suppress=variableScope --suppress=preprocessorErrorDirective:src/schema.c
 
+LUAROCKS ?= luarocks
+ROCKSPECS := nuon-scm-1.rockspec $(wildcard rockspecs/*.rockspec)
+
 lint:
-	$(LUACHECK) lua spec examples bench
+	$(LUACHECK) lua spec examples bench plugin bin/nuon-runs
+	@for r in $(ROCKSPECS); do echo "$(LUAROCKS) lint $$r"; $(LUAROCKS) lint $$r || exit 1; done
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
-	$(MAKE) -B build LUA=5.4 CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint
-	$(MAKE) -B build LUA=luajit CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint-luajit
+	@for v in $(MATRIX_LUAS); do \
+	  $(MAKE) --no-print-directory -B build LUA=$$v CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint-$$v || exit 1; \
+	done
 
 # make docs: the HTML reference from the LDoc comments (config.ld) into
 # build/docs/index.html.  Needs ldoc (Debian lua-ldoc) and, for Markdown in
@@ -123,13 +167,19 @@ docs:
 	@mkdir -p build/docs
 	$(LDOC) -c config.ld .
 
+# make install: the modules, the core and bin/nuon-runs, its #! line naming
+# the Lua it was built for (LUA_BIN).
+BINDIR ?= $(PREFIX)/bin
+
 install: build
-	install -d $(DESTDIR)$(LUADIR)/nuon $(DESTDIR)$(LIBDIR)/nuon
+	install -d $(DESTDIR)$(LUADIR)/nuon $(DESTDIR)$(LIBDIR)/nuon $(DESTDIR)$(BINDIR)
 	install -m 644 lua/nuon/*.lua $(DESTDIR)$(LUADIR)/nuon/
 	install -m 755 $(CORE) $(DESTDIR)$(LIBDIR)/nuon/core.so
+	sed '1s|^#!.*|#!/usr/bin/env $(LUA_BIN)|' bin/nuon-runs > $(DESTDIR)$(BINDIR)/nuon-runs
+	chmod 755 $(DESTDIR)$(BINDIR)/nuon-runs
 
 clean:
-	rm -rf build
+	rm -rf build lua/nuon/core.so
 
 # make bench: nuon against its peers on the same data, one table (issue 5;
 # bench/bench.lua says what is measured).  A few minutes on 2 cores; starts
@@ -166,6 +216,7 @@ FUZZ_TIME ?= 60
 
 .PHONY: check-asan check-valgrind fuzz fuzz-long fuzz-pager fuzz-corpus
 check-asan:
+	$(MAKE) build LUA=5.4  # for the commands specs start as child processes (nuon-runs, examples)
 	$(MAKE) build LUA=5.4 BUILD=build/asan CFLAGS="$(ASAN_CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined -Wl,-z,nodelete"
 	$(CC) -std=c99 -Wall -Wextra $(ASAN_CFLAGS) $(SAN_LUA_CFLAGS) spec/sanitizers/lua.c \

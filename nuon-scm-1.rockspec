@@ -11,8 +11,9 @@ description = {
   detailed = [[
 Lists the provision, reprovision and deprovision runs of a Nuon install's
 sandbox: libcurl with keep-alive, retries and timeouts, a single-pass
-validating JSON decoder in C, pagination and filtering helpers. Works on
-Lua 5.4 and LuaJIT 2.1 (OpenResty, Neovim).
+validating JSON decoder in C, pagination and filtering helpers, a Neovim
+plugin and the nuon-runs command. Works on Lua 5.1 to 5.4 and LuaJIT 2.1
+(OpenResty, Neovim).
 ]],
   license = "MIT",
   labels = { "nuon", "api", "http", "curl", "json" },
@@ -53,6 +54,14 @@ build = {
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",
     ["nuon.summary"] = "lua/nuon/summary.lua",
+    ["nuon.format"] = "lua/nuon/format.lua",
+    ["nuon.cli"] = "lua/nuon/cli.lua",
+    ["nuon.commands"] = "lua/nuon/commands.lua",
+    ["nuon.health"] = "lua/nuon/health.lua",
+  },
+  install = {
+    -- LuaRocks puts a wrapper on PATH that runs it with this tree's Lua
+    bin = { ["nuon-runs"] = "bin/nuon-runs" },
   },
   platforms = {
     linux = {

@@ -5,8 +5,8 @@
 --
 -- jsonl (the default): one JSON object per line, every field, keys sorted.
 --   Numbers keep their full precision (lua-cjson would round them to 14
---   digits), which is why this file carries its own small encoder.  An empty
---   JSON array and an empty object are the same Lua table: both come out as {}.
+--   digits): the encoder is nuon.format's.  An empty JSON array and an empty
+--   object are the same Lua table: both come out as {}.
 --   The `runner_job` the library adds for today's `runner_jobs` is left out.
 -- csv: RFC 4180 (CRLF line ends, fields with , " CR or LF quoted, quotes
 --   doubled), one row per run with the columns in CSV_COLUMNS.
@@ -16,12 +16,10 @@
 -- to stderr and the exit status is 1.
 local nuon = require "nuon"
 local summary = require "nuon.summary"
+local text = require "nuon.format"
 
-local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
-local format, gsub, byte = string.format, string.gsub, string.byte
-local concat, sort = table.concat, table.sort
-local floor, huge = math.floor, math.huge
-local mtype = math.type -- nil on LuaJIT
+local type, pairs, tostring = type, pairs, tostring
+local format, gsub = string.format, string.gsub
 
 local USAGE = "usage: export.lua [--format jsonl|csv] [--since TIME] <install_id>\n"
 
@@ -56,96 +54,25 @@ install_id = install_id or os.getenv("NUON_INSTALL_ID")
 if not install_id then usage() end
 
 ---------------------------------------------------------------------------
--- JSON
-
-local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-              ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-
-local function json_string(s)
-  return '"' .. gsub(s, '[%c"\\]', function(c)
-    return ESC[c] or format("\\u%04x", byte(c))
-  end) .. '"'
-end
-
-local function json_number(v)
-  if v ~= v or v == huge or v == -huge then return "null" end
-  if (mtype and mtype(v) == "integer") or (v == floor(v) and v > -2^53 and v < 2^53) then
-    return format("%d", v)
-  end
-  for digits = 15, 17 do -- the shortest text that reads back as the same number
-    local s = format("%." .. digits .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-end
-
-local encode
-
-local function json_table(t, out, skip)
-  local n, keys = #t, {}
-  for k in pairs(t) do
-    if k ~= skip then keys[#keys + 1] = k end
-  end
-  if n > 0 and #keys == n then -- a sequence
-    out[#out + 1] = "["
-    for k = 1, n do
-      if k > 1 then out[#out + 1] = "," end
-      encode(t[k], out)
-    end
-    out[#out + 1] = "]"
-    return
-  end
-  for k = 1, #keys do keys[k] = tostring(keys[k]) end
-  sort(keys)
-  out[#out + 1] = "{"
-  for k = 1, #keys do
-    local key = keys[k]
-    local v = t[key]
-    if v == nil then v = t[tonumber(key)] end
-    if k > 1 then out[#out + 1] = "," end
-    out[#out + 1] = json_string(key)
-    out[#out + 1] = ":"
-    encode(v, out)
-  end
-  out[#out + 1] = "}"
-end
-
-function encode(v, out)
-  local t = type(v)
-  if t == "string" then out[#out + 1] = json_string(v)
-  elseif t == "number" then out[#out + 1] = json_number(v)
-  elseif t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "table" then json_table(v, out)
-  else out[#out + 1] = "null" end
-end
+-- JSON and CSV: nuon.format's
 
 local function json_line(run)
-  local out = {}
   -- runner_job is the library's alias of runner_jobs[1] when the server sent runner_jobs
-  local skip = type(run.runner_jobs) == "table" and run.runner_job == run.runner_jobs[1] and "runner_job" or nil
-  json_table(run, out, skip)
-  return concat(out)
+  if type(run.runner_jobs) == "table" and run.runner_job == run.runner_jobs[1] then
+    local copy = {}
+    for k, v in pairs(run) do copy[k] = v end
+    copy.runner_job = nil
+    run = copy
+  end
+  return text.json(run)
 end
-
----------------------------------------------------------------------------
--- CSV
 
 local CSV_COLUMNS = {
   "id", "created_at", "updated_at", "run_type", "status", "outcome", "status_description",
   "runner_job_id", "runner_job_status", "duration_seconds", "install_id",
 }
 
-local function csv_field(v)
-  if v == nil then return "" end
-  v = tostring(v)
-  if v:find('[,"\r\n]') then return '"' .. gsub(v, '"', '""') .. '"' end
-  return v
-end
-
-local function csv_row(values)
-  local out = {}
-  for k = 1, #CSV_COLUMNS do out[k] = csv_field(values[CSV_COLUMNS[k]]) end
-  return concat(out, ",") .. "\r\n"
-end
+local function csv_row(values) return text.csv_row(values, CSV_COLUMNS) end
 
 local function csv_values(run)
   local job = type(run.runner_job) == "table" and run.runner_job or {}

@@ -513,7 +513,7 @@ describe("nuon.config.resolve", function()
       failure(nil, { NUON_CONFIG_FILE = config_file('api_token: "' .. TOKEN .. '\\q"\n') })
       failure(nil, { NUON_CONFIG_FILE = config_file('api_token: "' .. TOKEN .. '\n') })
       failure(nil, { NUON_CONFIG_FILE = config_file("api_token: '" .. TOKEN .. "' x\n") })
-      failure(nil, { NUON_CONFIG_FILE = config_file("api_token: '" .. TOKEN .. "\x01'\norg_id: o\n") })
+      failure(nil, { NUON_CONFIG_FILE = config_file("api_token: '" .. TOKEN .. "\1'\norg_id: o\n") })
     end)
 
     it("blames the line that called the caller of resolve", function()

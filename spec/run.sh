@@ -4,6 +4,9 @@
 #   bash spec/run.sh                      every suite
 #   bash spec/run.sh spec/foo_spec.lua    only the Lua 5.4 busted suite, with
 #                                         these arguments passed to busted
+#   bash spec/run.sh --matrix SPEC...     these specs once per Lua named in
+#                                         $NUON_MATRIX_LUAS (5.1 5.2 5.3 5.4
+#                                         luajit), each with build/<lua>/'s core
 #
 # Starts the test API server (spec/server/start.sh; stopped again on exit, pass
 # or fail), exports NUON_TEST_URL, runs each suite with TAP output and sums its
@@ -77,9 +80,20 @@ start_server() {
   echo "# test server: $NUON_TEST_URL"
 }
 
+matrix=""
+if [ "${1:-}" = "--matrix" ]; then
+  matrix=1
+  shift
+fi
+
 if start_server; then
   export NUON_TEST_URL
-  if [ "$#" -gt 0 ]; then
+  if [ -n "$matrix" ]; then
+    for v in ${NUON_MATRIX_LUAS:-5.1 5.2 5.3 5.4 luajit}; do
+      if [ "$v" = luajit ]; then lua=luajit; build=build/luajit; else lua=lua$v; build=build/lua$v; fi
+      run_suite "$lua" busted --lua="$lua" --cpath="$build/?.so" -o TAP "$@"
+    done
+  elif [ "$#" -gt 0 ]; then
     run_suite lua5.4 busted --lua=lua5.4 -o TAP "$@"
   else
     run_suite lua5.4 busted --lua=lua5.4 -o TAP spec
@@ -87,6 +101,8 @@ if start_server; then
     run_suite luajit busted --lua=luajit --run=luajit -o TAP spec
     # Neovim (LuaJIT): nuon.nvim on vim.loop, headless
     run_suite nvim nvim --headless -u NONE -i NONE -c "luafile spec/nvim/run.lua"
+    # the plugin as installed (make nvim): only the checkout on the runtimepath
+    run_suite nvim-plugin nvim --clean --headless --cmd "set rtp^=$PWD" -c "luafile spec/nvim/plugin.lua"
     # OpenResty: nuon.resty in a real nginx (its own instance, one worker)
     run_suite openresty env NUON_OPENRESTY_SPEC=1 busted --lua=lua5.4 -o TAP spec/openresty_spec.lua
   fi

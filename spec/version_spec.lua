@@ -39,8 +39,20 @@ local function load_rockspec(path)
   return env
 end
 
+-- Every rockspec: the scm one at the top, releases in rockspecs/.
 local function rockspecs()
-  return listdir(".", "%.rockspec$")
+  local files = listdir(".", "%.rockspec$")
+  for _, name in ipairs(listdir("rockspecs", "%.rockspec$")) do files[#files + 1] = "rockspecs/" .. name end
+  return files
+end
+
+-- A copy of t without the keys in `skip`.
+local function without(t, skip)
+  local out = {}
+  for k, v in pairs(t) do
+    if not skip[k] then out[k] = v end
+  end
+  return out
 end
 
 local header_version = read("src/nuon.h"):match('#define%s+NUON_VERSION%s+"([^"]*)"')
@@ -89,7 +101,7 @@ describe("the rockspec", function()
     for _, file in ipairs(files) do
       local spec = load_rockspec(file)
       assert.equal("nuon", spec.package)
-      assert.equal(spec.package .. "-" .. spec.version .. ".rockspec", file)
+      assert.equal(spec.package .. "-" .. spec.version .. ".rockspec", file:match("[^/]*$"))
       local v = spec.version:match("^(.-)%-%d+$")
       assert.truthy(v, "version " .. spec.version .. " has no -REVISION")
       -- scm / dev rockspecs build the working tree; release ones carry the version
@@ -98,6 +110,24 @@ describe("the rockspec", function()
       if v == header_version then
         assert.truthy(spec.source.tag or spec.source.branch, file .. ": a release needs source.tag")
       end
+    end
+  end)
+
+  it("exists for this version in rockspecs/, its source the tag v<version>", function()
+    local file = "rockspecs/nuon-" .. header_version .. "-1.rockspec"
+    local spec = load_rockspec(file)
+    assert.equal(header_version .. "-1", spec.version)
+    assert.equal("v" .. header_version, spec.source.tag)
+    assert.matches("^git%+https://", spec.source.url)
+    local scm = load_rockspec("nuon-scm-1.rockspec")
+    assert.equal(scm.source.url, spec.source.url)
+  end)
+
+  it("is the same build in each file: only version and source differ", function()
+    local skip = { version = true, source = true }
+    local scm = without(load_rockspec("nuon-scm-1.rockspec"), skip)
+    for _, file in ipairs(rockspecs()) do
+      assert.same(scm, without(load_rockspec(file), skip), file)
     end
   end)
 

@@ -15,6 +15,9 @@
  *   core.error_mt                the metatable of error objects
  *   core.limits                  the bounds of numeric options (nuon.h)
  *   core.now(), core.sleep(s)    monotonic seconds; a blocking sleep
+ *   core.curl_version            libcurl's version string
+ *   core.curl                    libcurl's version and features (push_curl_info)
+ *   core.lua                     the Lua this core was built for
  *
  * luaopen may run more than once in one state (busted resets package.loaded):
  * everything it registers is created once and reused.
@@ -22,6 +25,32 @@
 #include <curl/curl.h>
 
 #include "nuon.h"
+
+#ifdef NUON_PUC51 /* the shims compat.h declares for PUC Lua 5.1 */
+/* Lua 5.2's luaL_setfuncs: the functions of l into the table below the nup
+ * upvalues on the top of the stack, each closing over all of them. */
+void nuon_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  int i;
+  luaL_checkstack(L, nup, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+/* Lua 5.2's luaL_testudata: the userdata at idx if its metatable is tname's. */
+void *nuon_testudata(lua_State *L, int idx, const char *tname) {
+  void *p = lua_touserdata(L, idx);
+  int same;
+  if (p == NULL || !lua_getmetatable(L, idx)) return NULL;
+  luaL_getmetatable(L, tname);
+  same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? p : NULL;
+}
+#endif
 
 /* An integer field of the options table at idx in [min, max] (integral floats
  * accepted), or def when absent. */
@@ -147,6 +176,43 @@ static const luaL_Reg core_funcs[] = {
   {NULL, NULL}
 };
 
+/* core.curl: what the libcurl in use can do, for :checkhealth and bug
+ * reports.  { version, ssl (its TLS library, absent without TLS), tls,
+ * http2, libz, brotli, zstd, ipv6, asynchdns } */
+static void push_curl_info(lua_State *L) {
+  static const struct { const char *name; int bit; } features[] = {
+    {"tls", CURL_VERSION_SSL}, {"http2", CURL_VERSION_HTTP2}, {"libz", CURL_VERSION_LIBZ},
+#ifdef CURL_VERSION_BROTLI
+    {"brotli", CURL_VERSION_BROTLI},
+#endif
+#ifdef CURL_VERSION_ZSTD
+    {"zstd", CURL_VERSION_ZSTD},
+#endif
+    {"ipv6", CURL_VERSION_IPV6}, {"asynchdns", CURL_VERSION_ASYNCHDNS},
+  };
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  size_t i;
+  lua_createtable(L, 0, 10);
+  lua_pushstring(L, v->version);
+  lua_setfield(L, -2, "version");
+  if (v->ssl_version) {
+    lua_pushstring(L, v->ssl_version);
+    lua_setfield(L, -2, "ssl");
+  }
+  for (i = 0; i < sizeof features / sizeof features[0]; i++) {
+    lua_pushboolean(L, (v->features & features[i].bit) != 0);
+    lua_setfield(L, -2, features[i].name);
+  }
+}
+
+/* core.lua: the Lua this core was built for ("LuaJIT" or _VERSION's text);
+ * a core loads only into the Lua it was built for. */
+#if LUA_VERSION_NUM == 501 && !defined(NUON_PUC51)
+#define NUON_BUILT_FOR "LuaJIT"
+#else
+#define NUON_BUILT_FOR LUA_VERSION
+#endif
+
 /* libcurl's global state is initialised once per process, never cleaned up:
  * other libraries in the same host may be using it too. */
 static int curl_ready = 0;
@@ -172,6 +238,10 @@ int luaopen_nuon_core(lua_State *L) {
   lua_setfield(L, -2, "error_mt");
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
+  push_curl_info(L);
+  lua_setfield(L, -2, "curl");
+  lua_pushliteral(L, NUON_BUILT_FOR);
+  lua_setfield(L, -2, "lua");
   nuon_push_limits(L);
   lua_setfield(L, -2, "limits");
   return 1;
