@@ -68,20 +68,30 @@ function _M.show_run(run)
 end
 
 -- The run `run_id` of an install, without blocking: callback(run) or
--- callback(nil, err).  Pages through the install's runs for it; once the
--- library has client:sandbox_run (one request for the run), this becomes
---   return require("nuon.nvim").sandbox_run(client, install_id, run_id, nil, callback)
+-- callback(nil, err).  One request for the run (nvim.sandbox_run); a server
+-- without that route (gin's plain 404, before October 2025) gets the page
+-- scan instead, as wait_sandbox_run does (nuon.wait.route_missing).
 local function fetch_run(client, install_id, run_id, callback)
-  local nvim = require "nuon.nvim"
-  return nvim.all_sandbox_runs(client, install_id, {
-    max = 1, where = { fn = function(run) return run.id == run_id end },
-  }, function(runs, err)
-    if not runs then return callback(nil, err) end
-    if not runs[1] then
-      return callback(nil, require("nuon").error("http",
-        ("run %s not found among the runs of install %s"):format(run_id, install_id), { status = 404 }))
+  local nvim, wait = require "nuon.nvim", require "nuon.wait"
+  local function not_found()
+    return require("nuon").error("http", ("run %s not found (install %s)"):format(run_id, install_id),
+      { status = 404, retryable = false })
+  end
+  return nvim.sandbox_run(client, install_id, run_id, nil, function(run, err)
+    if run then
+      if #run.warnings == 0 then run.warnings = nil end -- nothing to show
+      return callback(run)
     end
-    callback(runs[1])
+    if not wait.route_missing(err) then
+      return callback(nil, wait.not_found(err) and not_found() or err)
+    end
+    nvim.all_sandbox_runs(client, install_id, {
+      max = 1, where = { fn = function(r) return r.id == run_id end },
+    }, function(runs, err2)
+      if not runs then return callback(nil, err2) end
+      if not runs[1] then return callback(nil, not_found()) end
+      callback(runs[1])
+    end)
   end)
 end
 
