@@ -62,9 +62,7 @@ describe("client:all_sandbox_runs_many", function()
     local ids = fleet(12, 30, { latency_ms = 60 })
     local results = c:all_sandbox_runs_many(ids, { page_size = 10, concurrency = 4 })
     for _, id in ipairs(ids) do assert.equal(30, #results[id].runs) end
-    local inflight = ts.inflight()
-    assert.equal(4, inflight.max)
-    assert.equal(0, inflight.current)
+    assert.equal(4, ts.max_in_flight(ts.requests()))
     -- 3 pages each (10, 10, 10 with Next false)
     local per = requests_by_install()
     for _, id in ipairs(ids) do assert.equal(3, per[id]) end
@@ -199,7 +197,7 @@ describe("all_sandbox_runs_many over HTTP/2", function()
     local h2 = ts.client{ base_url = ts.h2_url, ca_file = ts.ca_file }
     local results = h2:all_sandbox_runs_many(ids, { concurrency = 20 })
     for _, id in ipairs(ids) do assert.equal(5, #results[id].runs) end
-    assert.equal(20, ts.inflight().max)
+    assert.equal(20, ts.max_in_flight(ts.requests()))
     local n2 = ts.connections(ts.h2_url)
     assert.is_true(n2 >= 1 and n2 <= 2, n2 .. " connections")
     h2:close()

@@ -684,7 +684,7 @@ describe("nuon.resty in nginx", function()
         assert.same(got, r.results[id].ids)
       end
       c:close()
-      assert.equal(3, ts.inflight().max)
+      assert.equal(3, ts.max_in_flight(ts.requests()))
       local last = r.progress[#r.progress]
       assert.same({ installs_done = 8, installs_total = 8, pages = 24, runs = 200 }, last)
       assert.equal(24, #r.progress)

@@ -25,6 +25,7 @@
 --   ts.inflight()                               { current, max }: sandbox-runs requests being
 --                                               answered, the most at once since reset()
 --   ts.settle()                                 waits until none is being answered
+--   ts.max_in_flight(requests)                  the most of these log entries answered at once
 --   ts.connections(url)                         connections the listener of url served
 --                                               requests on since reset()
 --   ts.ca_file, ts.other_ca_file                the CA that signed its certificate; an unrelated CA
@@ -214,6 +215,8 @@ end
 function ts.clear_faults() return control("DELETE", "faults") end
 function ts.requests() return control("GET", "requests") end
 function ts.inflight() return control("GET", "inflight") end
+ts.max_in_flight = require("helpers.inflight")
+
 -- Waits (up to 10 s) until no sandbox-runs request is being answered: a
 -- client that gave up (a timeout spec) leaves the server sleeping on its
 -- request, which would count in the next spec's in-flight maximum.

@@ -102,6 +102,8 @@ local function send(status, body, content_type, extra)
     ngx.ctx.inflight = nil
     store.inflight_leave()
   end
+  ngx.update_time()
+  ngx.ctx.answered = ngx.now() -- for the request log: [time, answered] is in flight
   ngx.status = status
   ngx.header["Server"] = nil -- Go's net/http sends none
   ngx.header["X-Nuon-API-Version"] = generator.API_VERSION
@@ -358,7 +360,7 @@ function M.handle()
   local args = parse_query(query)
   local headers = ngx.req.get_headers(100)
   ngx.ctx.log_seq = store.log_request({
-    time = ngx.now(), method = method, uri = uri, path = path, query = query,
+    time = (ngx.update_time() or ngx.now()), method = method, uri = uri, path = path, query = query,
     install_id = install_id, run_id = run_id, route = route, args = args, headers = headers,
   })
 
@@ -383,7 +385,7 @@ end
 function M.log()
   local seq = ngx.ctx.log_seq
   if seq then
-    store.finish_request(seq, ngx.status)
+    store.finish_request(seq, ngx.status, ngx.ctx.answered)
     store.note_connection(ngx.var.server_port, ngx.var.connection)
   end
   if ngx.ctx.inflight then store.inflight_leave() end

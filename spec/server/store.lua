@@ -285,11 +285,12 @@ function M.log_request(entry)
   return list_push("log", cjson.encode(entry), config.request_log_size)
 end
 
-function M.finish_request(seq, status)
+function M.finish_request(seq, status, answered)
   local key = "log:" .. seq
   local entry = decode(dict:get(key))
   if entry then
     entry.status = status
+    entry.answered = answered
     dict:replace(key, cjson.encode(entry))
   end
 end
