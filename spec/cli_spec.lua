@@ -295,6 +295,51 @@ describe("nuon-runs errors", function()
   end)
 end)
 
+describe("nuon-runs get", function()
+  local demo = ts.demo[1]
+
+  it("prints one run as a table row, with one request to the run's own path", function()
+    local want = library_runs(demo.id)[3]
+    ts.clear_requests()
+    local status, out, err = run{ "get", demo.id, want.id }
+    assert.equal(0, status, err)
+    local ls = lines(out)
+    assert.equal(2, #ls)
+    assert.matches("^ID +CREATED +TYPE +STATUS +JOB STATUS$", ls[1])
+    assert.equal(want.id, ls[2]:match("^(%S+)"))
+    local reqs = ts.requests()
+    assert.equal(1, #reqs)
+    assert.equal("/v1/installs/" .. demo.id .. "/sandbox-runs/" .. want.id, reqs[1].path)
+  end)
+
+  it("prints the run as decoded in JSON, without the library's warnings", function()
+    local c = ts.client()
+    local want = assert(c:sandbox_run(demo.id, library_runs(demo.id)[1].id))
+    c:close()
+    local status, out, err = run{ "get", demo.id, want.id, "--format", "json" }
+    assert.equal(0, status, err)
+    local got = assert(core.decode_json(out))
+    assert.equal(want.id, got.id)
+    assert.equal(want.status, got.status)
+    assert.same(want.runner_jobs, got.runner_jobs)
+    assert.is_nil(got.warnings)
+  end)
+
+  it("exits 3 with the server's 404 in one line for a run that does not exist", function()
+    local status, out, err = run{ "get", demo.id, "sbrnosuchrun00000000000000" }
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches("HTTP 404", err)
+    assert_clean_error(err)
+  end)
+
+  it("takes exactly an install id and a run id", function()
+    local status, _, err = run{ "get", demo.id }
+    assert.equal(3, status)
+    assert.matches("get takes INSTALL_ID RUN_ID", err)
+  end)
+end)
+
 describe("nuon-runs wait", function()
   local INSTALL = "inlclispecwait000000000001"
   local RUN = "sbrclispecwait000000000001"

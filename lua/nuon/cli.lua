@@ -2,6 +2,7 @@
 --
 --    nuon-runs list INSTALL_ID [--status S]... [--run-type T]... [--job-status S]...
 --                   [--since TIME] [--until TIME] [--max N] [--format table|json|csv]
+--    nuon-runs get INSTALL_ID RUN_ID [--format table|json]
 --    nuon-runs wait INSTALL_ID RUN_ID [--timeout S] [--interval S]
 --    nuon-runs summary INSTALL_ID... [--since TIME] [--format table|json]
 --
@@ -30,6 +31,7 @@ _M.EXIT = { ok = EXIT_OK, failed = EXIT_FAILED, timeout = EXIT_TIMEOUT, error = 
 local USAGE = [[
 usage: nuon-runs list INSTALL_ID [--status S]... [--run-type T]... [--job-status S]...
                       [--since TIME] [--until TIME] [--max N] [--format table|json|csv]
+       nuon-runs get INSTALL_ID RUN_ID [--format table|json]
        nuon-runs wait INSTALL_ID RUN_ID [--timeout S] [--interval S]
        nuon-runs summary INSTALL_ID... [--since TIME] [--format table|json]
        nuon-runs --help | --version
@@ -39,6 +41,8 @@ The sandbox runs of Nuon installs, newest first, every page.
   list      the runs that match every filter given (a filter given twice
             matches either value); table (aligned columns), json (an array of
             the runs as decoded) or csv (with a header)
+  get       one run by id (one request); table (its main fields) or json
+            (the run as decoded)
   wait      polls a run until it ends; status changes on stderr, the final
             status on stdout
   summary   what became of each install's runs and of all together
@@ -65,6 +69,10 @@ local COMMANDS = {
     args = { "INSTALL_ID" },
     opts = { status = "multi", ["run-type"] = "multi", ["job-status"] = "multi", since = "time",
              ["until"] = "time", max = "count", format = { table = true, json = true, csv = true } },
+  },
+  get = {
+    args = { "INSTALL_ID", "RUN_ID" },
+    opts = { format = { table = true, json = true } },
   },
   wait = {
     args = { "INSTALL_ID", "RUN_ID" },
@@ -143,7 +151,7 @@ function _M.parse(argv)
       if not command then
         command = a
         spec = COMMANDS[a]
-        if not spec then usage_error("unknown command '" .. a .. "' (list, wait or summary)") end
+        if not spec then usage_error("unknown command '" .. a .. "' (list, get, wait or summary)") end
       else
         args[#args + 1] = a
       end
@@ -184,7 +192,7 @@ function _M.parse(argv)
       end
     end
   end
-  if not command then usage_error("no command (list, wait or summary)") end
+  if not command then usage_error("no command (list, get, wait or summary)") end
   local want = spec.args
   if #args < #want or (#args > #want and not want.more) then
     usage_error(format("%s takes %s%s (got %d argument%s)", command, concat(want, " "),
@@ -269,6 +277,27 @@ local function cmd_list(p, out)
     end
   end
   print_warnings(out.stderr, runs.warnings)
+  return EXIT_OK
+end
+
+local function cmd_get(p, out)
+  local o = p.opts
+  local client, err = new_client(o, o["request-timeout"] or o.timeout)
+  if not client then return out.fail(err) end
+  local run
+  run, err = client:sandbox_run(p.args[1], p.args[2])
+  client:close()
+  if not run then return out.fail(error_line(err)) end
+  if (o.format or "table") == "json" then
+    local plain = {} -- the run as the server sent it, without the library's warnings
+    for k, v in pairs(run) do if k ~= "warnings" then plain[k] = v end end
+    out.stdout:write(fmt.json(plain), "\n")
+  else
+    for _, line in ipairs(fmt.table(fmt.run_rows({ run }), fmt.RUN_COLUMNS)) do
+      out.stdout:write(line, "\n")
+    end
+  end
+  print_warnings(out.stderr, run.warnings)
   return EXIT_OK
 end
 
@@ -386,7 +415,7 @@ local function cmd_summary(p, out)
   return failed > 0 and EXIT_ERROR or EXIT_OK
 end
 
-local RUN = { list = cmd_list, wait = cmd_wait, summary = cmd_summary }
+local RUN = { list = cmd_list, get = cmd_get, wait = cmd_wait, summary = cmd_summary }
 
 --- Runs the command line `argv` (a sequence of strings); returns the exit
 -- status.  Never raises: a bug is reported as one line too.
