@@ -7,7 +7,7 @@
  * nuon_decode_json, each inside lua_pcall: a raised error, an unbalanced
  * stack or a malformed result or error object aborts.  Modes: 0 lenient,
  * 1 strict, 2 max_depth 4 and max_runs 3, 3 decode_json at the hard depth
- * limit, 4 decode_json with max_depth 16.
+ * limit, 4 decode_json with max_depth 16, 5 one run (the single-run route).
  *
  * Build and run (from the repository root):
  *   mkdir -p build/fuzz
@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nuon.h"
 
@@ -70,10 +71,12 @@ static int run(lua_State *L) {
   const char *buf = (const char *)j->data;
   int top = lua_gettop(L), ok;
   nuon_decode_opts o;
+  memset(&o, 0, sizeof o); /* known = 0: no known_values; single = 0: a list */
   o.strict = j->mode == 1;
   o.max_depth = j->mode == 2 ? 4 : 0;
   o.max_runs = j->mode == 2 ? 3 : 0; /* mode 2 also meets the max_runs limit */
-  if (j->mode <= 2) {
+  o.single = j->mode == 5;              /* one run, as GET .../sandbox-runs/{run_id} */
+  if (j->mode <= 2 || j->mode == 5) {
     ok = nuon_decode_runs(L, buf, j->size, &o);
     CHECK(lua_gettop(L) == top + 1);
     if (ok) {
@@ -107,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nuon_decode_open(L);
   j.data = data;
   j.size = size;
-  for (mode = 0; mode < 5; mode++) {
+  for (mode = 0; mode < 6; mode++) {
     int top = lua_gettop(L), status;
     j.mode = mode;
     lua_pushcfunction(L, run);
