@@ -38,7 +38,7 @@ build = {
       sources = {
         "src/core.c", "src/error.c", "src/decode.c", "src/schema.c",
         "src/http.c", "src/transfer.c", "src/backoff.c", "src/multi.c",
-        "src/request.c",
+        "src/request.c", "src/watch.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CURL_INCDIR)" },

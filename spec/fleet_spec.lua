@@ -277,3 +277,55 @@ describe("examples/fleet_report.lua", function()
     assert.matches("usage:", err2)
   end)
 end)
+
+describe("client:start_all_sandbox_runs_many (event loops)", function()
+  local drive = require "helpers.select_loop"
+  local c
+  before_each(function()
+    ts.settle()
+    ts.reset()
+    c = ts.client()
+  end)
+  after_each(function() c:close() end)
+
+  it("gives what all_sandbox_runs_many gives when a select loop drives it, concurrency kept", function()
+    local ids = fleet(6, 25, { latency_ms = 40 })
+    local want = c:all_sandbox_runs_many(ids, { page_size = 10 })
+    ts.clear_requests()
+    local progress = {}
+    local req = assert(c:start_all_sandbox_runs_many(ids, { page_size = 10, concurrency = 3,
+      on_progress = function(p) progress[#progress + 1] = p end }))
+    local results, turns = drive(req)
+    assert.is_true(turns > 1)
+    for _, id in ipairs(ids) do assert.same(ids_of(want[id].runs), ids_of(results[id].runs)) end
+    assert.equal(3, ts.max_in_flight(ts.requests()))
+    assert.same({ installs_done = 6, installs_total = 6, pages = 18, runs = 150 }, progress[#progress])
+    assert.is_true(req:done())
+    assert.is_nil(req:timeout())
+    req:close()
+  end)
+
+  it("keeps going when its client is closed first, and isolates a failing install", function()
+    local ids = fleet(3, 15)
+    ts.fault{ install = ids[2], status = 404, times = 3, body = '{"error":"gone"}' }
+    local req = assert(c:start_all_sandbox_runs_many(ids, { page_size = 10 }))
+    c:close()
+    local results = drive(req)
+    assert.equal(15, #results[ids[1]].runs)
+    assert.equal(404, results[ids[2]].err.status)
+    assert.equal(15, #results[ids[3]].runs)
+    req:close()
+    req:close() -- safe twice
+  end)
+
+  it("multiplexes over HTTP/2 on its own connection", function()
+    local ids = fleet(20, 5, { latency_ms = 100 })
+    local h2 = ts.client{ base_url = ts.h2_url, ca_file = ts.ca_file }
+    local results = assert(h2:start_all_sandbox_runs_many(ids, { concurrency = 20 })):perform()
+    for _, id in ipairs(ids) do assert.equal(5, #results[id].runs) end
+    assert.equal(20, ts.max_in_flight(ts.requests()))
+    local n = ts.connections(ts.h2_url)
+    assert.is_true(n >= 1 and n <= 2, n .. " connections")
+    h2:close()
+  end)
+end)

@@ -1,37 +1,10 @@
 -- The non-blocking request object, driven by a select() loop the way an
 -- event loop (libuv, nginx, ...) would drive it.
-local socket = require "socket"
 local ts = require "helpers.testserver"
 
 local client = ts.client
 
--- LuaSocket's select takes objects with a getfd method
-local function fdobj(fd) return { getfd = function() return fd end } end
-
--- Drives req to the end; returns its result and how many loop turns it took.
-local function drive(req, on_turn)
-  local turns = 0
-  while not req:done() do
-    turns = turns + 1
-    if on_turn then on_turn(turns) end
-    local r, w, objs = {}, {}, {}
-    for fd, ev in pairs(req:sockets()) do
-      local o = fdobj(fd)
-      objs[o] = fd
-      if ev:find("r") then r[#r + 1] = o end
-      if ev:find("w") then w[#w + 1] = o end
-    end
-    local t = req:timeout()
-    local wait = 0.05
-    if t and t < wait then wait = t end
-    local rr, ww = socket.select(r, w, wait)
-    local stepped = false
-    for _, o in ipairs(rr) do req:step(objs[o], "r") stepped = true end
-    for _, o in ipairs(ww) do req:step(objs[o], "w") stepped = true end
-    if not stepped then req:step() end
-  end
-  return req:result(), turns
-end
+local drive = require "helpers.select_loop"
 
 describe("client:start_sandbox_runs", function()
   local c

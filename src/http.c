@@ -282,12 +282,12 @@ void nuon_client_push_run_url(lua_State *L, const nuon_client *c, const char *id
   luaL_pushresult(&b);
 }
 
-void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id, size_t n,
-                          long long limit, long long offset, long long page) {
+void nuon_push_url(lua_State *L, const char *base_url, const char *id, size_t n,
+                   long long limit, long long offset, long long page) {
   int first = 1;
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, c->base_url);
+  luaL_addstring(&b, base_url);
   luaL_addstring(&b, "/v1/installs/");
   add_segment(&b, id, n);
   luaL_addstring(&b, "/sandbox-runs");
@@ -295,6 +295,11 @@ void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id, si
   add_query_int(&b, "offset", offset, &first);
   add_query_int(&b, "page", page, &first);
   luaL_pushresult(&b);
+}
+
+void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id, size_t n,
+                          long long limit, long long offset, long long page) {
+  nuon_push_url(L, c->base_url, id, n, limit, offset, page);
 }
 
 long long nuon_opt_count(lua_State *L, int idx) {
@@ -420,6 +425,7 @@ static const luaL_Reg client_methods[] = {
   {"start_run", nuon_request_start_run},
   {"run_url", client_run_url},
   {"batch", nuon_multi_batch},
+  {"start_batch", nuon_multi_start_batch},
   {"start", nuon_request_start},
   {"url", client_url},
   {"close", client_close},

@@ -1,31 +1,36 @@
 /*
- * multi.c - c:batch(concurrency, next, done [, strict, known_values]): many requests at
- * once on one thread, through libcurl's multi interface, driven by two Lua
- * functions that decide what to fetch:
+ * multi.c - many requests at once on one thread, through libcurl's multi
+ * interface, decided by two Lua functions:
  *
  *   next() -> key, install_id, limit, offset    the next request, or nil
  *   done(key, runs, err)                         a request's result
+ *
+ *   c:batch(concurrency, next, done [, strict, known_values])
+ *       runs them to the end, blocking (the client's multi handle, so
+ *       connections stay for the next batch)
+ *   c:start_batch(concurrency, next, done [, strict, known_values, result])
+ *       the same for an event loop: a nuon.batch with the methods of a
+ *       nuon.request (sockets, timeout, step, done, result, perform, close);
+ *       its own multi handle and copies of what it needs from the client, so
+ *       it stays valid when the client is closed first.  result() returns
+ *       what the `result` function returns.
  *
  * Up to `concurrency` requests are in flight; a slot that frees is handed the
  * next request at once.  next() is asked whenever a slot is idle, and again
  * after every done() (a result may make more work: the next page of an
  * install); the batch ends when no request is in flight and next() has
- * nothing.  Each request is retried on its own (the same rules as a single
- * call) while the others go on.  Connections, DNS and TLS sessions are
- * shared with the client's other calls (http.c), and over HTTP/2 concurrent
- * requests to one host multiplex on one connection: a new request waits for
- * a connection that may multiplex (CURLOPT_PIPEWAIT) rather than opening
- * another.  The Lua functions are called from the driving loop, never from a
- * libcurl callback.  nuon.client builds sandbox_runs_many and
+ * nothing.  Each request is retried on its own (the client's rules) while the
+ * others go on.  One state machine (pump) serves both drivers.  Over HTTP/2
+ * concurrent requests to one host multiplex on one connection: a new request
+ * waits for a connection that may multiplex (CURLOPT_PIPEWAIT) rather than
+ * opening another.  next() and done() are called from the drivers, never from
+ * a libcurl callback.  nuon.client builds sandbox_runs_many and
  * all_sandbox_runs_many on this (nuon.fleet decides the pages).
  *
- * The slots (easy handles and their transfers) belong to a "batch" userdata
- * with __gc, created before any handle is made.  The transfers are driven
- * under lua_pcall: a Lua error (in next or done, or out of memory) first
- * takes every handle out of the client's multi handle and frees it, then is
- * raised again.  (Left to __gc, the handles would stay in the multi handle,
- * where the client's next batch would meet them, and a client closed before
- * the batch was collected would be used after its free.)
+ * The slots (easy handles and their transfers) belong to the batch userdata
+ * (__gc), created before any handle is made.  The blocking driver runs under
+ * lua_pcall: a Lua error (in next or done, or out of memory) first takes every
+ * handle out of the client's multi handle and frees it, then is raised again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +53,26 @@ typedef struct slot {
 } slot;
 
 typedef struct batch {
-  CURLM *multi; /* borrowed from the client */
+  CURLM *multi;                 /* the client's (blocking) or its own (event) */
+  int event;                    /* driven by an event loop: owns what follows */
+  struct curl_slist *headers;   /* the token's header list: the client's, or a copy */
+  char *base_url;               /* event: a copy (blocking: the client's) */
+  int retries;
+  double max_backoff;
+  uint64_t rng;
+  nuon_decode_opts opts;        /* opts.known: 0, or set to a stack index when used */
+  int has_known;
   slot *slots;
   int n;
+  int more;                     /* next() may have work */
+  int finished;                 /* event: nothing in flight, next() had nothing */
+  nuon_watch w;                 /* event: the sockets and timer to watch */
+  nuon_wsock *socks;
+  int ref;                      /* event: registry reference of its Lua values */
 } batch;
 
-/* Takes the running handles out of the multi handle and frees every slot.
- * Safe twice. */
+/* Takes the running handles out of the multi handle and frees every slot
+ * (and, in event mode, the multi handle and copies).  Safe twice. */
 static void batch_release(batch *b) {
   int i;
   for (i = 0; b->slots && i < b->n; i++) {
@@ -69,30 +87,64 @@ static void batch_release(batch *b) {
   free(b->slots);
   b->slots = NULL;
   b->n = 0;
+  if (b->event) {
+    if (b->multi) curl_multi_cleanup(b->multi);
+    curl_slist_free_all(b->headers);
+    free(b->base_url);
+    free(b->socks);
+    b->socks = NULL;
+    b->base_url = NULL;
+  }
+  b->multi = NULL;
+  b->headers = NULL;
+  b->finished = 1;
 }
 
+/* __gc, __close and close: also lets go of the Lua values */
 static int batch_gc(lua_State *L) {
-  batch_release((batch *)luaL_checkudata(L, 1, BATCH_MT));
+  batch *b = (batch *)luaL_checkudata(L, 1, BATCH_MT);
+  batch_release(b);
+  luaL_unref(L, LUA_REGISTRYINDEX, b->ref);
+  b->ref = LUA_NOREF;
   return 0;
 }
 
-static batch *new_batch(lua_State *L, nuon_client *c, int n) {
+static void ensure_metatable(lua_State *L);
+
+/* A new batch of n slots for client c (event: with its own multi handle). */
+static batch *new_batch(lua_State *L, nuon_client *c, int n, int event) {
   batch *b = (batch *)nuon_newuserdata(L, sizeof *b);
   int i, https = strncasecmp(c->base_url, "https://", 8) == 0;
   memset(b, 0, sizeof *b);
-  lua_getfield(L, LUA_REGISTRYINDEX, BATCH_MT);
-  if (lua_isnil(L, -1)) {
-    /* registered only once complete: a memory error half-way must not leave
-     * a metatable without __gc for every later batch */
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, batch_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, BATCH_MT);
-  }
+  b->ref = LUA_NOREF;
+  b->event = event;
+  ensure_metatable(L);
   lua_setmetatable(L, -2);
-  b->multi = c->multi;
+  b->retries = c->retries;
+  b->max_backoff = c->max_backoff;
+  b->rng = nuon_rng_seed(b);
+  b->more = 1;
+  if (event) {
+    struct curl_slist *h;
+    size_t len = strlen(c->base_url);
+    for (h = c->headers; h; h = h->next) {
+      struct curl_slist *l = curl_slist_append(b->headers, h->data);
+      if (!l) luaL_error(L, "nuon: out of memory");
+      b->headers = l;
+    }
+    b->base_url = malloc(len + 1);
+    b->socks = calloc((size_t)(2 * n + 8), sizeof *b->socks);
+    b->multi = curl_multi_init();
+    if (!b->base_url || !b->socks || !b->multi) luaL_error(L, "nuon: out of memory");
+    memcpy(b->base_url, c->base_url, len + 1);
+    curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
+    curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    nuon_watch_attach(&b->w, b->multi, b->socks, 2 * n + 8);
+  } else {
+    b->multi = c->multi;
+    b->headers = c->headers;
+    b->base_url = c->base_url;
+  }
   b->slots = calloc((size_t)n, sizeof *b->slots);
   if (!b->slots) luaL_error(L, "nuon: out of memory");
   b->n = n;
@@ -100,6 +152,10 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n) {
     slot *s = &b->slots[i];
     s->easy = curl_easy_duphandle(c->curl); /* same options, headers, TLS */
     if (!s->easy) luaL_error(L, "nuon: curl_easy_duphandle failed");
+    if (event) { /* the batch may outlive the client: nothing of it borrowed */
+      curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
+      curl_easy_setopt(s->easy, CURLOPT_SHARE, NULL);
+    }
     s->t.max_body = c->t.max_body;
     nuon_transfer_attach(&s->t, s->easy);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)s);
@@ -124,23 +180,18 @@ static int slot_start(lua_State *L, batch *b, slot *s) {
   return 0;
 }
 
-/* What the driving loop needs besides the Lua values it is called with. */
-typedef struct job {
-  nuon_client *c;
-  batch *b;
-  nuon_decode_opts opts;
-} job;
-
-/* Stack slots of drive()'s arguments. */
-enum { ARG_JOB = 1, ARG_NEXT, ARG_DONE, ARG_KEYS, ARG_KNOWN };
+/* Where the Lua values of a turn are on the stack. */
+typedef struct fns {
+  int next, done, keys; /* known_values: b->opts.known (0: none) */
+} fns;
 
 /* Asks next() for a request and starts it in slot s: 1, or 0 when next()
  * has none. */
-static int slot_assign(lua_State *L, const job *j, slot *s, int index) {
+static int slot_assign(lua_State *L, batch *b, const fns *f, slot *s, int index) {
   size_t n;
   const char *id;
   long long limit, offset;
-  lua_pushvalue(L, ARG_NEXT);
+  lua_pushvalue(L, f->next);
   lua_call(L, 0, 4);
   if (lua_isnil(L, -4)) {
     lua_pop(L, 4);
@@ -149,27 +200,28 @@ static int slot_assign(lua_State *L, const job *j, slot *s, int index) {
   id = nuon_check_id(L, -3, &n);
   limit = nuon_opt_count(L, -2);
   offset = nuon_opt_count(L, -1);
-  nuon_client_push_url(L, j->c, id, n, limit, offset, -1);
+  nuon_push_url(L, b->base_url, id, n, limit, offset, -1);
   curl_easy_setopt(s->easy, CURLOPT_URL, lua_tostring(L, -1)); /* libcurl copies it */
   lua_pop(L, 1);
   lua_pop(L, 3);
-  lua_rawseti(L, ARG_KEYS, index + 1); /* the key */
+  lua_rawseti(L, f->keys, index + 1); /* the key */
   s->attempt = 0;
-  slot_start(L, j->b, s);
+  slot_start(L, b, s);
   return 1;
 }
 
 /* Gives a finished slot's result to done(key, runs, err), the token
  * scrubbed from an error. */
-static void slot_finish(lua_State *L, const job *j, slot *s, int index, const nuon_outcome *o) {
-  lua_pushvalue(L, ARG_DONE);
-  lua_rawgeti(L, ARG_KEYS, index + 1);
+static void slot_finish(lua_State *L, batch *b, const fns *f, slot *s, int index,
+                        const nuon_outcome *o) {
+  lua_pushvalue(L, f->done);
+  lua_rawgeti(L, f->keys, index + 1);
   lua_pushnil(L);
-  lua_rawseti(L, ARG_KEYS, index + 1);
-  if (nuon_transfer_push_result(L, &s->t, o, s->attempt, &j->opts)) {
+  lua_rawseti(L, f->keys, index + 1);
+  if (nuon_transfer_push_result(L, &s->t, o, s->attempt, &b->opts)) {
     lua_pushnil(L);
   } else {
-    nuon_error_scrub(L, -1, j->c->headers);
+    nuon_error_scrub(L, -1, b->headers);
     lua_pushnil(L);
     lua_insert(L, -2);
   }
@@ -178,59 +230,77 @@ static void slot_finish(lua_State *L, const job *j, slot *s, int index, const nu
   lua_call(L, 3, 0);
 }
 
-/* drive(job, next, done, keys, known_values): runs requests until next() has none and
- * none is in flight.  Called under lua_pcall. */
-static int drive(lua_State *L) {
-  const job *j = (const job *)lua_touserdata(L, ARG_JOB);
-  nuon_client *c = j->c;
-  batch *b = j->b;
-  int more = 1, active, i;
-
-  for (;;) {
-    int running = 0, waiting = 0, msgs;
-    double now = nuon_now(), wake = now + 1.0;
-    CURLMsg *m;
-
-    /* hand out requests to idle slots; restart slots whose backoff is over */
-    for (i = 0; i < b->n; i++) {
-      slot *s = &b->slots[i];
-      if (s->state == SLOT_IDLE && more) more = slot_assign(L, j, s, i);
-      if (s->state == SLOT_WAITING) {
-        if (s->wake_at <= now) slot_start(L, b, s);
-        else if (s->wake_at < wake) wake = s->wake_at;
-      }
-      if (s->state == SLOT_WAITING) waiting++;
+/* One turn of the state machine both drivers share: finished transfers go to
+ * a retry (after a backoff) or to done(); idle slots get requests from next();
+ * slots whose backoff is over start again.  Returns the slots busy (running or
+ * waiting); *waiting counts the waiting ones, *wake is the earliest end of a
+ * backoff (or now + 1 s), *progressed whether anything started or finished. */
+static int pump(lua_State *L, batch *b, const fns *f, int *waiting, double *wake,
+                int *progressed) {
+  CURLMsg *m;
+  int msgs, i, active = 0;
+  double now;
+  *progressed = 0;
+  while ((m = curl_multi_info_read(b->multi, &msgs)) != NULL) {
+    slot *s = NULL;
+    nuon_outcome o;
+    if (m->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+    o = nuon_transfer_outcome(&s->t, s->easy, m->data.result);
+    curl_multi_remove_handle(b->multi, s->easy);
+    s->state = SLOT_IDLE;
+    *progressed = 1;
+    if (o.retryable && s->attempt <= b->retries) {
+      s->state = SLOT_WAITING;
+      s->wake_at = nuon_now() + nuon_backoff_delay(&b->rng, s->attempt, NUON_BACKOFF_BASE,
+                                                   b->max_backoff,
+                                                   nuon_transfer_retry_after(&s->t));
+    } else {
+      slot_finish(L, b, f, s, (int)(s - b->slots), &o);
+      b->more = 1; /* a result may make more work */
     }
-
-    curl_multi_perform(b->multi, &running);
-    while ((m = curl_multi_info_read(b->multi, &msgs)) != NULL) {
-      slot *s = NULL;
-      nuon_outcome o;
-      if (m->msg != CURLMSG_DONE) continue;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-      o = nuon_transfer_outcome(&s->t, s->easy, m->data.result);
-      curl_multi_remove_handle(b->multi, s->easy);
-      s->state = SLOT_IDLE;
-      if (o.retryable && s->attempt <= c->retries) {
-        s->state = SLOT_WAITING;
-        s->wake_at = nuon_now() + nuon_backoff_delay(&c->rng, s->attempt, NUON_BACKOFF_BASE,
-                                                     c->max_backoff,
-                                                     nuon_transfer_retry_after(&s->t));
-        waiting++;
-        if (s->wake_at < wake) wake = s->wake_at;
+  }
+  now = nuon_now();
+  *wake = now + 1.0;
+  *waiting = 0;
+  for (i = 0; i < b->n; i++) {
+    slot *s = &b->slots[i];
+    if (s->state == SLOT_IDLE && b->more) {
+      b->more = slot_assign(L, b, f, s, i);
+      if (s->state == SLOT_RUNNING) *progressed = 1;
+    }
+    if (s->state == SLOT_WAITING) {
+      if (s->wake_at <= now) {
+        slot_start(L, b, s);
+        *progressed = 1;
       } else {
-        slot_finish(L, j, s, (int)(s - b->slots), &o);
-        more = 1; /* a result may make more work */
+        if (s->wake_at < *wake) *wake = s->wake_at;
+        (*waiting)++;
       }
     }
+    if (s->state != SLOT_IDLE) active++;
+  }
+  return active;
+}
 
-    active = 0;
-    for (i = 0; i < b->n; i++)
-      if (b->slots[i].state != SLOT_IDLE) active++;
-    if (active == 0 && !more) break;
-    /* idle slots get work at the top, before waiting on the others: a slot
-     * freed while others are still running must not wait for their replies */
-    if (active == 0 || (active < b->n && more)) continue;
+/* ---- blocking: c:batch --------------------------------------------------- */
+
+/* Stack slots of drive()'s arguments. */
+enum { ARG_BATCH = 1, ARG_NEXT, ARG_DONE, ARG_KEYS, ARG_KNOWN };
+
+/* drive(batch, next, done, keys, known_values): runs requests until next()
+ * has none and none is in flight.  Called under lua_pcall. */
+static int drive(lua_State *L) {
+  batch *b = (batch *)lua_touserdata(L, ARG_BATCH);
+  fns f = {ARG_NEXT, ARG_DONE, ARG_KEYS};
+  for (;;) {
+    int running = 0, waiting, progressed, active;
+    double wake;
+    curl_multi_perform(b->multi, &running);
+    active = pump(L, b, &f, &waiting, &wake, &progressed);
+    if (active == 0) break;
+    /* started or finished something: let libcurl act on it before waiting */
+    if (progressed) continue;
     if (running == 0 && waiting) {
       nuon_sleep(wake - nuon_now());
     } else {
@@ -242,19 +312,22 @@ static int drive(lua_State *L) {
   return 0;
 }
 
-int nuon_multi_batch(lua_State *L) {
-  nuon_client *c = nuon_check_client(L);
-  int concurrency;
-  job j;
-
-  concurrency = (int)nuon_opt_count(L, 2);
+/* Reads (concurrency, next, done, strict, known_values) at 2..6. */
+static int read_args(lua_State *L, nuon_client *c, nuon_decode_opts *opts) {
+  int concurrency = (int)nuon_opt_count(L, 2);
   luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 2,
                 "concurrency must be 1..256");
   luaL_checktype(L, 3, LUA_TFUNCTION);
   luaL_checktype(L, 4, LUA_TFUNCTION);
-  j.c = c;
-  j.opts = nuon_client_decode_opts(L, c, 5, 6);
-  if (j.opts.known) j.opts.known = ARG_KNOWN; /* where drive() has it */
+  *opts = nuon_client_decode_opts(L, c, 5, 6);
+  return concurrency;
+}
+
+int nuon_multi_batch(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  nuon_decode_opts opts;
+  int concurrency = read_args(L, c, &opts);
+  batch *b;
   lua_settop(L, 6);
   if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
   if (!c->multi) {
@@ -263,18 +336,202 @@ int nuon_multi_batch(lua_State *L) {
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   }
-  j.b = new_batch(L, c, concurrency); /* at 7 */
+  b = new_batch(L, c, concurrency, 0); /* at 7 */
+  b->opts = opts;
+  if (b->opts.known) b->opts.known = ARG_KNOWN; /* where drive() has it */
 
   lua_pushcfunction(L, drive);
-  lua_pushlightuserdata(L, &j);
+  lua_pushvalue(L, 7);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
   lua_createtable(L, concurrency, 0); /* keys of the requests in flight */
   lua_pushvalue(L, 6);                 /* known_values (nil: none) */
   if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
-    batch_release(j.b); /* before anything else can use the multi handle */
+    batch_release(b); /* before anything else can use the multi handle */
     return lua_error(L);
   }
-  batch_release(j.b); /* the connections stay in the multi handle's cache */
+  batch_release(b); /* the connections stay in the multi handle's cache */
   return 0;
+}
+
+/* ---- event loops: c:start_batch ------------------------------------------ */
+
+/* The batch's Lua values: a table in the registry (b->ref). */
+enum { UV_NEXT = 1, UV_DONE, UV_KEYS, UV_KNOWN, UV_RESULT };
+
+static batch *check_batch(lua_State *L) {
+  return (batch *)luaL_checkudata(L, 1, BATCH_MT);
+}
+
+/* One event-loop turn: libcurl acts on fd (or its timer), then pump. */
+static void event_step(lua_State *L, batch *b, curl_socket_t fd, int mask) {
+  fns f;
+  int running = 0, waiting, progressed, active, base = lua_gettop(L);
+  double wake;
+  if (b->finished) return;
+  curl_multi_socket_action(b->multi, fd, mask, &running);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+  lua_rawgeti(L, -1, UV_NEXT);
+  f.next = lua_gettop(L);
+  lua_rawgeti(L, base + 1, UV_DONE);
+  f.done = lua_gettop(L);
+  lua_rawgeti(L, base + 1, UV_KEYS);
+  f.keys = lua_gettop(L);
+  lua_rawgeti(L, base + 1, UV_KNOWN);
+  b->opts.known = b->has_known ? lua_gettop(L) : 0;
+  do {
+    active = pump(L, b, &f, &waiting, &wake, &progressed);
+    /* new transfers: libcurl's timer says when to act (at once) */
+  } while (active == 0 && b->more);
+  b->opts.known = 0;
+  lua_settop(L, base);
+  if (active == 0 || b->w.overflow) {
+    b->finished = 1;
+    batch_release(b);
+  }
+}
+
+static int batch_step(lua_State *L) {
+  batch *b = check_batch(L);
+  if (lua_isnoneornil(L, 2)) event_step(L, b, CURL_SOCKET_TIMEOUT, 0);
+  else event_step(L, b, (curl_socket_t)luaL_checkinteger(L, 2), nuon_watch_events(L, 3));
+  lua_pushboolean(L, b->finished);
+  return 1;
+}
+
+static int batch_sockets(lua_State *L) {
+  batch *b = check_batch(L);
+  if (b->finished) lua_newtable(L);
+  else nuon_watch_push_sockets(L, &b->w);
+  return 1;
+}
+
+/* Seconds until step() is due anyway: libcurl's timer or the end of a
+ * backoff, whichever comes first; nil when finished. */
+static int batch_timeout(lua_State *L) {
+  batch *b = check_batch(L);
+  double at = -1, now = nuon_now();
+  int i;
+  if (b->finished) {
+    lua_pushnil(L);
+    return 1;
+  }
+  at = b->w.timer_at;
+  for (i = 0; i < b->n; i++)
+    if (b->slots[i].state == SLOT_WAITING && (at < 0 || b->slots[i].wake_at < at))
+      at = b->slots[i].wake_at;
+  if (at < 0) lua_pushnil(L);
+  else lua_pushnumber(L, at > now ? at - now : 0);
+  return 1;
+}
+
+static int batch_done(lua_State *L) {
+  lua_pushboolean(L, check_batch(L)->finished);
+  return 1;
+}
+
+/* What the result function returns (nothing without one). */
+static int batch_result(lua_State *L) {
+  batch *b = check_batch(L);
+  int base;
+  if (!b->finished) return luaL_error(L, "nuon.batch: result() before the batch is done");
+  base = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+  lua_rawgeti(L, -1, UV_RESULT);
+  if (lua_isnil(L, -1)) return 0;
+  lua_call(L, 0, LUA_MULTRET);
+  return lua_gettop(L) - base - 1;
+}
+
+/* Drives the batch to the end on this thread (blocking): waits on its
+ * sockets (curl_multi_poll) at most until its timeout, then lets libcurl act
+ * on every socket it watches (an empty event mask: libcurl looks itself) and
+ * on its timer. */
+static int batch_perform(lua_State *L) {
+  batch *b = check_batch(L);
+  while (!b->finished) {
+    nuon_wsock ready[2 * MAX_CONCURRENCY + 8]; /* the watch holds at most this many */
+    int i, n, numfds = 0;
+    lua_pushcfunction(L, batch_timeout);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1) || lua_tonumber(L, -1) > 0) {
+      double t = lua_isnil(L, -1) ? 1 : lua_tonumber(L, -1);
+      curl_multi_poll(b->multi, NULL, 0, t > 1 ? 1000 : (int)(t * 1000), &numfds);
+    }
+    lua_pop(L, 1);
+    /* a copy: acting on one socket may change the set */
+    n = b->w.n;
+    memcpy(ready, b->w.socks, (size_t)n * sizeof *ready);
+    for (i = 0; i < n && !b->finished; i++) event_step(L, b, ready[i].fd, 0);
+    if (!b->finished) event_step(L, b, CURL_SOCKET_TIMEOUT, 0);
+  }
+  return batch_result(L);
+}
+
+static int batch_tostring(lua_State *L) {
+  batch *b = check_batch(L);
+  int i, active = 0;
+  for (i = 0; i < b->n; i++)
+    if (b->slots[i].state != SLOT_IDLE) active++;
+  lua_pushfstring(L, "nuon.batch (%s, %d in flight)", b->finished ? "done" : "running", active);
+  return 1;
+}
+
+static void ensure_metatable(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"sockets", batch_sockets}, {"timeout", batch_timeout}, {"step", batch_step},
+    {"done", batch_done},       {"result", batch_result},   {"perform", batch_perform},
+    {"close", batch_gc},        {NULL, NULL}};
+  lua_getfield(L, LUA_REGISTRYINDEX, BATCH_MT);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  /* registered only once complete: a memory error half-way must not leave
+   * a metatable without __gc for every later batch */
+  lua_createtable(L, 0, 5);
+  lua_pushcfunction(L, batch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, batch_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, batch_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, BATCH_MT);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, BATCH_MT);
+}
+
+/* c:start_batch(concurrency, next, done [, strict, known_values, result]) */
+int nuon_multi_start_batch(lua_State *L) {
+  nuon_client *c = nuon_check_client(L);
+  nuon_decode_opts opts;
+  int concurrency = read_args(L, c, &opts);
+  batch *b;
+  if (!lua_isnoneornil(L, 7)) luaL_checktype(L, 7, LUA_TFUNCTION);
+  lua_settop(L, 7);
+  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  b = new_batch(L, c, concurrency, 1); /* at 8 */
+  b->opts = opts;
+  b->has_known = opts.known != 0;
+  b->opts.known = 0;
+  lua_createtable(L, 5, 0);
+  lua_pushvalue(L, 3);
+  lua_rawseti(L, -2, UV_NEXT);
+  lua_pushvalue(L, 4);
+  lua_rawseti(L, -2, UV_DONE);
+  lua_createtable(L, concurrency, 0);
+  lua_rawseti(L, -2, UV_KEYS);
+  lua_pushvalue(L, 6);
+  lua_rawseti(L, -2, UV_KNOWN);
+  lua_pushvalue(L, 7);
+  lua_rawseti(L, -2, UV_RESULT);
+  b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_settop(L, 8);
+  lua_replace(L, 1); /* event_step works on the batch at 1 */
+  lua_settop(L, 1);
+  event_step(L, b, CURL_SOCKET_TIMEOUT, 0); /* hand out the first requests */
+  return 1;
 }

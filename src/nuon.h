@@ -209,6 +209,8 @@ typedef struct nuon_client {
 NUON_INTERNAL nuon_client *nuon_check_client(lua_State *L);
 /* Pushes the URL of an install's sandbox runs; a negative limit, offset or
  * page is left out of the query. */
+NUON_INTERNAL void nuon_push_url(lua_State *L, const char *base_url, const char *id, size_t n,
+                                 long long limit, long long offset, long long page);
 NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id,
                                         size_t n, long long limit, long long offset,
                                         long long page);
@@ -230,6 +232,27 @@ NUON_INTERNAL nuon_decode_opts nuon_client_decode_opts(lua_State *L, const nuon_
 /* Pushes core.limits: the bounds above, by option name. */
 NUON_INTERNAL void nuon_push_limits(lua_State *L);
 
+/* ---- watch.c: what an event loop watches for a multi-socket handle ------- */
+
+typedef struct nuon_wsock {
+  curl_socket_t fd;
+  int what; /* CURL_POLL_IN, _OUT or _INOUT */
+} nuon_wsock;
+
+typedef struct nuon_watch {
+  nuon_wsock *socks; /* the owner's array of cap entries */
+  int n, cap;
+  int overflow;      /* libcurl wanted more sockets than cap: an internal error */
+  double timer_at;   /* monotonic deadline of libcurl's timer, <0 none */
+} nuon_watch;
+
+/* Points multi's socket and timer callbacks at w, which records into socks. */
+NUON_INTERNAL void nuon_watch_attach(nuon_watch *w, CURLM *multi, nuon_wsock *socks, int cap);
+/* Pushes { [fd] = "r" | "w" | "rw" }. */
+NUON_INTERNAL void nuon_watch_push_sockets(lua_State *L, const nuon_watch *w);
+/* The CURL_CSELECT_* mask of the events string at idx ("r", "w", "rw", "e"; default "rw"). */
+NUON_INTERNAL int nuon_watch_events(lua_State *L, int idx);
+
 /* ---- request.c: a non-blocking request driven by an external loop ------- */
 
 /* c:start(install_id [, limit, offset, page, strict, known_values]) -> nuon.request */
@@ -241,6 +264,8 @@ NUON_INTERNAL int nuon_request_start_run(lua_State *L);
 
 /* c:batch(concurrency, next, done [, strict, known_values]) */
 NUON_INTERNAL int nuon_multi_batch(lua_State *L);
+/* c:start_batch(concurrency, next, done [, strict, known_values, result]) */
+NUON_INTERNAL int nuon_multi_start_batch(lua_State *L);
 
 /* Registers the nuon.client metatable (idempotent). */
 NUON_INTERNAL void nuon_http_open(lua_State *L);

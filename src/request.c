@@ -29,20 +29,13 @@
 
 enum { REQ_RUNNING, REQ_WAITING, REQ_DONE };
 
-typedef struct rsock {
-  curl_socket_t fd;
-  int what; /* CURL_POLL_IN, _OUT or _INOUT */
-} rsock;
-
 typedef struct nuon_request {
   CURLM *multi;
   CURL *easy;
   struct curl_slist *headers;
   nuon_transfer t;
-  rsock socks[MAX_SOCKS];
-  int nsocks;
-  int sock_overflow;     /* more sockets than we can track: an internal error */
-  double timer_at;       /* monotonic deadline of libcurl's timer, <0 none */
+  nuon_wsock socks[MAX_SOCKS];
+  nuon_watch w;          /* the sockets and timer libcurl wants watched */
   double wake_at;        /* monotonic time of the next attempt (REQ_WAITING) */
   int state, attempt, retries, in_multi;
   double max_backoff;
@@ -66,7 +59,7 @@ static void request_release(nuon_request *r) {
   curl_slist_free_all(r->headers);
   r->headers = NULL;
   nuon_transfer_free(&r->t);
-  r->nsocks = 0;
+  r->w.n = 0;
 }
 
 static int request_close(lua_State *L) {
@@ -80,38 +73,6 @@ static int request_close(lua_State *L) {
     r->outcome.status = 0;
     r->outcome.retryable = 0;
   }
-  return 0;
-}
-
-/* ---- libcurl callbacks: record only ------------------------------------- */
-
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  nuon_request *r = userp;
-  int i;
-  (void)easy;
-  (void)socketp;
-  for (i = 0; i < r->nsocks; i++)
-    if (r->socks[i].fd == s) break;
-  if (what == CURL_POLL_REMOVE) {
-    if (i < r->nsocks) r->socks[i] = r->socks[--r->nsocks];
-    return 0;
-  }
-  if (i == r->nsocks) {
-    if (r->nsocks == MAX_SOCKS) {
-      r->sock_overflow = 1;
-      return -1;
-    }
-    r->nsocks++;
-  }
-  r->socks[i].fd = s;
-  r->socks[i].what = what;
-  return 0;
-}
-
-static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
-  nuon_request *r = userp;
-  (void)multi;
-  r->timer_at = timeout_ms < 0 ? -1 : nuon_now() + (double)timeout_ms / 1000.0;
   return 0;
 }
 
@@ -140,8 +101,8 @@ static void collect(nuon_request *r) {
     r->outcome = nuon_transfer_outcome(&r->t, r->easy, m->data.result);
     curl_multi_remove_handle(r->multi, r->easy);
     r->in_multi = 0;
-    r->nsocks = 0;
-    r->timer_at = -1;
+    r->w.n = 0;
+    r->w.timer_at = -1;
     if (r->outcome.retryable && r->attempt <= r->retries) {
       r->state = REQ_WAITING;
       r->wake_at = nuon_now() + nuon_backoff_delay(&r->rng, r->attempt, NUON_BACKOFF_BASE,
@@ -151,15 +112,6 @@ static void collect(nuon_request *r) {
       r->state = REQ_DONE;
     }
   }
-}
-
-static int events_mask(lua_State *L, int idx) {
-  const char *ev = luaL_optstring(L, idx, "rw");
-  int mask = 0;
-  if (strchr(ev, 'r')) mask |= CURL_CSELECT_IN;
-  if (strchr(ev, 'w')) mask |= CURL_CSELECT_OUT;
-  if (strchr(ev, 'e')) mask |= CURL_CSELECT_ERR;
-  return mask;
 }
 
 /* One step: on a socket's readiness, or on the timer (no fd). */
@@ -174,7 +126,7 @@ static void step(nuon_request *r, curl_socket_t fd, int mask) {
   }
   curl_multi_socket_action(r->multi, fd, mask, &running);
   collect(r);
-  if (r->sock_overflow && r->state != REQ_DONE) {
+  if (r->w.overflow && r->state != REQ_DONE) {
     r->state = REQ_DONE;
     r->outcome.code = CURLE_FAILED_INIT;
     r->outcome.status = 0;
@@ -188,7 +140,7 @@ static int request_step(lua_State *L) {
     step(r, CURL_SOCKET_TIMEOUT, 0);
   } else {
     curl_socket_t fd = (curl_socket_t)luaL_checkinteger(L, 2);
-    step(r, fd, events_mask(L, 3));
+    step(r, fd, nuon_watch_events(L, 3));
   }
   lua_pushboolean(L, r->state == REQ_DONE);
   return 1;
@@ -196,21 +148,15 @@ static int request_step(lua_State *L) {
 
 static int request_sockets(lua_State *L) {
   nuon_request *r = check_request(L);
-  int i;
-  lua_createtable(L, 0, r->nsocks);
-  if (r->state != REQ_RUNNING) return 1;
-  for (i = 0; i < r->nsocks; i++) {
-    int w = r->socks[i].what;
-    lua_pushstring(L, w == CURL_POLL_IN ? "r" : w == CURL_POLL_OUT ? "w" : "rw");
-    lua_rawseti(L, -2, (int)r->socks[i].fd);
-  }
+  if (r->state != REQ_RUNNING) lua_newtable(L);
+  else nuon_watch_push_sockets(L, &r->w);
   return 1;
 }
 
 static double due_in(const nuon_request *r) {
   double at, now = nuon_now();
   if (r->state == REQ_DONE) return -1;
-  at = r->state == REQ_WAITING ? r->wake_at : r->timer_at;
+  at = r->state == REQ_WAITING ? r->wake_at : r->w.timer_at;
   if (at < 0) return -1;
   return at > now ? at - now : 0;
 }
@@ -234,7 +180,7 @@ static int push_result(lua_State *L, nuon_request *r) {
     nuon_error_setbool(L, "retryable", 0);
     return 2;
   }
-  if (r->sock_overflow) {
+  if (r->w.overflow) {
     lua_pushnil(L);
     nuon_error_push(L, "network", "too many sockets for one request");
     nuon_error_setbool(L, "retryable", 1);
@@ -322,7 +268,7 @@ static int request_new(lua_State *L, nuon_client *c, int url_idx, const nuon_dec
 
   r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
-  r->timer_at = -1;
+  r->w.timer_at = -1;
   r->known_ref = LUA_NOREF;
   r->state = REQ_DONE; /* until everything is acquired */
   ensure_metatable(L);
@@ -340,10 +286,7 @@ static int request_new(lua_State *L, nuon_client *c, int url_idx, const nuon_dec
   r->multi = curl_multi_init();
   r->easy = curl_easy_duphandle(c->curl);
   if (!r->multi || !r->easy) return luaL_error(L, "nuon: cannot create a libcurl handle");
-  curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-  curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+  nuon_watch_attach(&r->w, r->multi, r->socks, MAX_SOCKS);
   curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   /* a request may outlive its client: it keeps no tie to the client's share */
   curl_easy_setopt(r->easy, CURLOPT_SHARE, NULL);

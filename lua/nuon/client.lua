@@ -7,7 +7,7 @@ local args = require "nuon.args"
 local Fleet = require "nuon.fleet"
 
 local type, error, setmetatable = type, error, setmetatable
-local min = math.min
+local min, max = math.min, math.max
 
 local Client = {}
 local mt = { __index = Client, __name = "nuon.client" }
@@ -220,6 +220,23 @@ function Client:all_sandbox_runs_many(install_ids, opts)
     function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
     known(self.known_values, fleet.known_values))
   return fleet.results
+end
+
+--- `all_sandbox_runs_many` for an event loop: starts it without blocking
+-- and returns a `nuon.batch` driven like a request (`sockets()`,
+-- `timeout()`, `step(fd, events)`, `done()`; `perform()` blocks), on its
+-- own multi handle (HTTP/2 multiplexing included); `result()` gives the
+-- results once `done()`.  `on_progress` runs inside `step`.
+-- @tparam {string,...} install_ids
+-- @tparam[opt] table opts as for `all_sandbox_runs_many`
+-- @return a nuon.batch, or nil, err when the client is closed
+function Client:start_all_sandbox_runs_many(install_ids, opts)
+  local fleet = Fleet.new("start_all_sandbox_runs_many", install_ids, opts, 2)
+  local h = self._core
+  if not h then return nil, closed_err() end
+  return h:start_batch(min(fleet.concurrency, max(#fleet.ids, 1)), function() return fleet:next() end,
+    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
+    known(self.known_values, fleet.known_values), function() return fleet.results end)
 end
 
 --- The newest run of an install that matches `where`

@@ -11,7 +11,6 @@
 -- @module nuon.nvim
 local Pager = require "nuon.pager"
 local wait = require "nuon.wait"
-local Fleet = require "nuon.fleet"
 
 local type, error, pcall, pairs = type, error, pcall, pairs
 local floor, min = math.floor, math.min
@@ -246,37 +245,21 @@ end
 --   `{ err = ... }`, on the main loop
 -- @return a handle with `cancel()`
 function M.all_sandbox_runs_many(client, install_ids, opts, callback)
-  local fleet = Fleet.new("nvim.all_sandbox_runs_many", install_ids, opts, 2)
   local vim = uv()
-  local inflight, handles, cancelled, over = 0, {}, false, false
-  local function pump()
-    while not cancelled and inflight < fleet.concurrency do
-      local key, id, limit, offset = fleet:next()
-      if not key then break end
-      inflight = inflight + 1
-      handles[key] = M.sandbox_runs(client, id, { limit = limit, offset = offset, strict = fleet.strict,
-        known_values = fleet.known_values },
-        function(runs, err)
-          handles[key] = nil
-          inflight = inflight - 1
-          if cancelled then return end
-          fleet:done(key, runs, err)
-          pump()
-        end)
-    end
-    if inflight == 0 and fleet:finished() and not over and not cancelled then
-      over = true
-      callback(fleet.results)
-    end
+  -- step() runs in libuv callbacks, where most of Neovim's API is off
+  -- limits: progress goes to the main loop, as the callback does
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local on_progress = o.on_progress
+  if type(on_progress) == "function" then -- anything else: start_all_sandbox_runs_many says no
+    o.on_progress = function(p) vim.schedule(function() on_progress(p) end) end
   end
-  vim.schedule(pump) -- the callback never runs before this returns
-  return { cancel = function()
-    cancelled = true
-    for key, h in pairs(handles) do
-      handles[key] = nil
-      h.cancel()
-    end
-  end }
+  local req, err = client:start_all_sandbox_runs_many(install_ids, o)
+  if not req then
+    vim.schedule(function() callback(nil, err) end)
+    return { cancel = function() end }
+  end
+  return M.drive(req, callback)
 end
 
 return M

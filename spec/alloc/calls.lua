@@ -32,6 +32,9 @@ function S.run()
   bad:sandbox_runs(ID1)                              -- 401 with an error body, scrubbed
   c:sandbox_runs_many({ ID1, ID2, HOSTILE }, { limit = 2, concurrency = 2 })
   c:all_sandbox_runs_many({ ID1, HOSTILE }, { page_size = 10, max = 12, concurrency = 2 })
+  local batch = c:start_all_sandbox_runs_many({ ID1, ID2 }, { page_size = 10, max = 12 })
+  live.batch = batch
+  batch:perform()
   local req = c:start_sandbox_runs(ID1, { limit = 2 })
   live.req = req
   req:perform()
@@ -65,6 +68,9 @@ function S.check()
   assert(results[ID1].runs and results[ID2].runs, "sandbox_runs_many failed after the error")
   local all = c:all_sandbox_runs_many({ ID1 }, { page_size = 10, max = 12 })
   assert(#all[ID1].runs == 12, "all_sandbox_runs_many failed after the error")
+  local ev = assert(c:start_all_sandbox_runs_many({ ID1 }, { page_size = 10, max = 3 })):perform()
+  assert(ev[ID1].runs and #ev[ID1].runs == 3,
+    "start_all_sandbox_runs_many failed after the error: " .. tostring(ev[ID1].err))
   assert(#assert(c:start_sandbox_runs(ID1, { limit = 1 }):perform()) == 1)
   local _, err = nuon.new(opts{ token = "wrong-token-0123456789" }):sandbox_runs(ID1)
   assert(tostring(err):match("^nuon http error: HTTP 401"), "error objects lost their __tostring")
@@ -74,6 +80,7 @@ function S.check()
   c:close()
   if live.bad then live.bad:close() end
   if live.req then live.req:close() end
+  if live.batch then live.batch:close() end
   if live.one then live.one:close() end
   live = {}
   collectgarbage()

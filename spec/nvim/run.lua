@@ -293,6 +293,31 @@ test("all_sandbox_runs_many pages many installs on the event loop, concurrency n
   c:close()
 end)
 
+test("all_sandbox_runs_many over HTTP/2: one connection for every request", function()
+  local f = io.open(root .. "/build/server/h2_url")
+  check(f, "no HTTP/2 listener (build/server/h2_url)")
+  local h2_url = f:read("*l")
+  f:close()
+  ts.reset()
+  local ids = {}
+  for k = 1, 12 do
+    ids[k] = ("inlnvimh2fleet%03d"):format(k) .. ("0"):rep(9)
+    ts.install{ id = ids[k], count = 15, flavor = "current", seed = k, latency_ms = 50 }
+  end
+  local c = nuon.new{ base_url = h2_url, token = ts.token, org_id = ts.org_id,
+    ca_file = root .. "/build/server/tls/ca.crt" }
+  local got, done
+  nvim.all_sandbox_runs_many(c, ids, { concurrency = 12, page_size = 10 }, function(results)
+    got, done = results, true
+  end)
+  check(vim.wait(20000, function() return done end, 10), "no callback")
+  for k = 1, 12 do check(got[ids[k]].runs and #got[ids[k]].runs == 15, "install " .. k) end
+  local port = h2_url:match(":(%d+)$")
+  local conns = cjson.decode(vim.fn.system({ "curl", "-fsS", ts.url .. "/__nuon/connections/" .. port })).count
+  check(conns >= 1 and conns <= 2, conns .. " connections")
+  c:close()
+end)
+
 io.stdout:write(("1..%d\n"):format(n))
 io.stdout:flush()
 vim.cmd(failed == 0 and "qall!" or "cquit!")
