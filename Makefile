@@ -242,10 +242,12 @@ fuzz:
 # make fuzz-long: the decoder for about ten minutes (FUZZ_LONG_TIME seconds)
 # and the pager for one; the README records the last long run.
 # make fuzz-corpus: the corpus libFuzzer grew in build/fuzz/corpus, minimised
-# (-merge=1) into spec/fuzz/corpus, the seeds kept in the repository.
+# (-merge=1), its inputs under FUZZ_CORPUS_MAX bytes added to spec/fuzz/corpus,
+# the seeds kept in the repository (small: the long inputs stay local).
 # make fuzz-pager: the paging state machine alone (FUZZ_PAGER_TIME seconds).
 FUZZ_LONG_TIME ?= 600
 FUZZ_PAGER_TIME ?= 10
+FUZZ_CORPUS_MAX ?= 2048
 fuzz-long:
 	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_LONG_TIME) FUZZ_PAGER_TIME=60
 
@@ -257,5 +259,6 @@ fuzz-corpus:
 	@test -x build/fuzz/fuzz_decode || { echo "make fuzz-corpus: run make fuzz first" >&2; exit 1; }
 	rm -rf build/fuzz/minimised && mkdir -p build/fuzz/minimised
 	build/fuzz/fuzz_decode -merge=1 -max_len=65536 build/fuzz/minimised spec/fuzz/corpus build/fuzz/corpus
-	rm -f spec/fuzz/corpus/* && cp build/fuzz/minimised/* spec/fuzz/corpus/
+	find build/fuzz/minimised -type f -size +$$(($(FUZZ_CORPUS_MAX) - 1))c -delete
+	cp build/fuzz/minimised/* spec/fuzz/corpus/
 	@echo "spec/fuzz/corpus: $$(ls spec/fuzz/corpus | wc -l) inputs, $$(du -sh spec/fuzz/corpus | cut -f1)"
