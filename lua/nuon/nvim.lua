@@ -88,6 +88,17 @@ function M.drive(req, callback)
   return { cancel = function() finish(true) end }
 end
 
+-- Drives a request (or batch) a client method started, or hands its
+-- failure to start (a closed client) to the callback on the main loop.
+local function drive_started(req, err, callback)
+  if not req then
+    local vim = uv()
+    vim.schedule(function() callback(nil, err) end)
+    return { cancel = function() end }
+  end
+  return M.drive(req, callback)
+end
+
 --- One page of an install's runs, without blocking.
 -- @tparam nuon.Client client
 -- @tparam string install_id
@@ -95,12 +106,7 @@ end
 -- @tparam function callback (runs) or (nil, err), on the main loop
 function M.sandbox_runs(client, install_id, opts, callback)
   local req, err = client:start_sandbox_runs(install_id, opts)
-  if not req then
-    local vim = uv()
-    vim.schedule(function() callback(nil, err) end)
-    return { cancel = function() end }
-  end
-  return M.drive(req, callback)
+  return drive_started(req, err, callback)
 end
 
 --- One run (`client:sandbox_run`), without blocking.
@@ -111,12 +117,7 @@ end
 -- @tparam function callback (run) or (nil, err), on the main loop
 function M.sandbox_run(client, install_id, run_id, opts, callback)
   local req, err = client:start_sandbox_run(install_id, run_id, opts)
-  if not req then
-    local vim = uv()
-    vim.schedule(function() callback(nil, err) end)
-    return { cancel = function() end }
-  end
-  return M.drive(req, callback)
+  return drive_started(req, err, callback)
 end
 
 --- Polls a run until it reaches a final status, without blocking: as
@@ -255,11 +256,7 @@ function M.all_sandbox_runs_many(client, install_ids, opts, callback)
     o.on_progress = function(p) vim.schedule(function() on_progress(p) end) end
   end
   local req, err = client:start_all_sandbox_runs_many(install_ids, o)
-  if not req then
-    vim.schedule(function() callback(nil, err) end)
-    return { cancel = function() end }
-  end
-  return M.drive(req, callback)
+  return drive_started(req, err, callback)
 end
 
 return M
