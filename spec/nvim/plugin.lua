@@ -11,21 +11,8 @@ local home = vim.fn.tempname()
 vim.fn.mkdir(home, "p")
 vim.cmd("cd " .. vim.fn.fnameescape(home))
 
-local n, failed = 0, 0
-local function test(name, fn)
-  n = n + 1
-  local ok, err = pcall(fn)
-  if ok then
-    io.stdout:write(("ok %d - %s\n"):format(n, name))
-  else
-    failed = failed + 1
-    io.stdout:write(("not ok %d - %s\n# %s\n"):format(n, name, tostring(err):gsub("\n", "\n# ")))
-  end
-end
-
-local function check(cond, msg)
-  if not cond then error(msg or "assertion failed", 2) end
-end
+local tap = dofile(root .. "/spec/nvim/tap.lua")
+local test, check = tap.test, tap.check
 
 local URL = os.getenv("NUON_TEST_URL")
 local TOKEN, ORG = "nuon-test-token", "orgnuontestorg000000000001"
@@ -249,6 +236,4 @@ test(":checkhealth nuon sends a request only when asked, and tells a refused tok
   check(not report:find(secret, 1, true), "the token is in the report")
 end)
 
-io.stdout:write(("1..%d\n"):format(n))
-io.stdout:flush()
-vim.cmd(failed == 0 and "qall!" or "cquit!")
+tap.finish()

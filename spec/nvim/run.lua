@@ -8,21 +8,8 @@ package.cpath = table.concat({ root .. "/build/luajit/?.so",
   "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so", "/usr/lib/aarch64-linux-gnu/lua/5.1/?.so",
   "/usr/lib/lua/5.1/?.so", package.cpath }, ";")
 
-local n, failed = 0, 0
-local function test(name, fn)
-  n = n + 1
-  local ok, err = pcall(fn)
-  if ok then
-    io.stdout:write(("ok %d - %s\n"):format(n, name))
-  else
-    failed = failed + 1
-    io.stdout:write(("not ok %d - %s\n# %s\n"):format(n, name, tostring(err):gsub("\n", "\n# ")))
-  end
-end
-
-local function check(cond, msg)
-  if not cond then error(msg or "assertion failed", 2) end
-end
+local tap = dofile(root .. "/spec/nvim/tap.lua")
+local test, check = tap.test, tap.check
 
 local nuon = require "nuon"
 local nvim = require "nuon.nvim"
@@ -318,6 +305,4 @@ test("all_sandbox_runs_many over HTTP/2: one connection for every request", func
   c:close()
 end)
 
-io.stdout:write(("1..%d\n"):format(n))
-io.stdout:flush()
-vim.cmd(failed == 0 and "qall!" or "cquit!")
+tap.finish()
