@@ -47,7 +47,7 @@ ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
-SRCS := src/core.c src/error.c src/decode.c src/schema.c src/http.c src/transfer.c src/backoff.c src/multi.c src/request.c src/watch.c
+SRCS := src/core.c src/error.c src/decode.c src/schema.c src/protocol.c src/response.c src/exchange.c src/http.c src/transfer.c src/backoff.c src/multi.c src/request.c src/watch.c
 HDRS := $(wildcard src/*.h)
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 CORE := $(BUILD)/nuon/core.so

@@ -34,6 +34,7 @@ build = {
     ["nuon.core"] = {
       sources = {
         "src/core.c", "src/error.c", "src/decode.c", "src/schema.c",
+        "src/protocol.c", "src/response.c", "src/exchange.c",
         "src/http.c", "src/transfer.c", "src/backoff.c", "src/multi.c",
         "src/request.c", "src/watch.c",
       },

@@ -12,6 +12,8 @@
  *   core.enums                   enum name -> sequence of known values
  *   core.enum_provenance         enum name -> { value -> "seed" | "added 2025-06" | ... }
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
+ *   core.protocol(opts)          the protocol's rules for a transport of its own
+ *                                (nuon.resty; see exchange.c)
  *   core.error_mt                the metatable of error objects
  *   core.limits                  the bounds of numeric options (nuon.h)
  *   core.now(), core.sleep(s)    monotonic seconds; a blocking sleep
@@ -173,6 +175,7 @@ static const luaL_Reg core_funcs[] = {
   {"meta", l_meta},
   {"decode_json", l_decode_json},
   {"new_client", nuon_http_new_client},
+  {"protocol", nuon_exchange_new},
   {NULL, NULL}
 };
 

@@ -47,19 +47,14 @@ typedef struct slot {
   CURL *easy;
   nuon_transfer t;
   int state;
-  int key;     /* the request's key, at keys[index of the slot + 1] */
-  int attempt;
-  double wake_at; /* monotonic seconds, for SLOT_WAITING */
+  nuon_attempts a; /* a.wake_at: when the next attempt is due (SLOT_WAITING) */
 } slot;
 
 typedef struct batch {
   CURLM *multi;                 /* the client's (blocking) or its own (event) */
   int event;                    /* driven by an event loop: owns what follows */
-  struct curl_slist *headers;   /* the token's header list: the client's, or a copy */
-  char *base_url;               /* event: a copy (blocking: the client's) */
-  int retries;
-  double max_backoff;
-  uint64_t rng;
+  nuon_protocol *p;             /* the client's (blocking) or &own (event) */
+  nuon_protocol own;            /* event: a copy of the client's */
   nuon_decode_opts opts;        /* opts.known: 0, or set to a stack index when used */
   int has_known;
   slot *slots;
@@ -89,14 +84,12 @@ static void batch_release(batch *b) {
   b->n = 0;
   if (b->event) {
     if (b->multi) curl_multi_cleanup(b->multi);
-    curl_slist_free_all(b->headers);
-    free(b->base_url);
+    nuon_protocol_free(&b->own);
     free(b->socks);
     b->socks = NULL;
-    b->base_url = NULL;
   }
   b->multi = NULL;
-  b->headers = NULL;
+  b->p = NULL;
   b->finished = 1;
 }
 
@@ -114,36 +107,25 @@ static void ensure_metatable(lua_State *L);
 /* A new batch of n slots for client c (event: with its own multi handle). */
 static batch *new_batch(lua_State *L, nuon_client *c, int n, int event) {
   batch *b = (batch *)nuon_newuserdata(L, sizeof *b);
-  int i, https = strncasecmp(c->base_url, "https://", 8) == 0;
+  int i, https = strncasecmp(c->p.base_url, "https://", 8) == 0;
   memset(b, 0, sizeof *b);
   b->ref = LUA_NOREF;
   b->event = event;
   ensure_metatable(L);
   lua_setmetatable(L, -2);
-  b->retries = c->retries;
-  b->max_backoff = c->max_backoff;
-  b->rng = nuon_rng_seed(b);
   b->more = 1;
   if (event) {
-    struct curl_slist *h;
-    size_t len = strlen(c->base_url);
-    for (h = c->headers; h; h = h->next) {
-      struct curl_slist *l = curl_slist_append(b->headers, h->data);
-      if (!l) luaL_error(L, "nuon: out of memory");
-      b->headers = l;
-    }
-    b->base_url = malloc(len + 1);
+    b->p = &b->own;
+    if (!nuon_protocol_copy(&b->own, &c->p)) luaL_error(L, "nuon: out of memory");
     b->socks = calloc((size_t)(2 * n + 8), sizeof *b->socks);
     b->multi = curl_multi_init();
-    if (!b->base_url || !b->socks || !b->multi) luaL_error(L, "nuon: out of memory");
-    memcpy(b->base_url, c->base_url, len + 1);
+    if (!b->socks || !b->multi) luaL_error(L, "nuon: out of memory");
     curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
     curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     nuon_watch_attach(&b->w, b->multi, b->socks, 2 * n + 8);
   } else {
     b->multi = c->multi;
-    b->headers = c->headers;
-    b->base_url = c->base_url;
+    b->p = &c->p;
   }
   b->slots = calloc((size_t)n, sizeof *b->slots);
   if (!b->slots) luaL_error(L, "nuon: out of memory");
@@ -153,10 +135,10 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n, int event) {
     s->easy = curl_easy_duphandle(c->curl); /* same options, headers, TLS */
     if (!s->easy) luaL_error(L, "nuon: curl_easy_duphandle failed");
     if (event) { /* the batch may outlive the client: nothing of it borrowed */
-      curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
+      curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->p->headers);
       curl_easy_setopt(s->easy, CURLOPT_SHARE, NULL);
     }
-    s->t.max_body = c->t.max_body;
+    s->t.max_body = b->p->max_body;
     nuon_transfer_attach(&s->t, s->easy);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)s);
     /* over TLS, where ALPN tells at the handshake whether the server speaks
@@ -171,7 +153,7 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n, int event) {
 /* Starts (or restarts) the slot's request; the URL was set when assigned. */
 static int slot_start(lua_State *L, batch *b, slot *s) {
   nuon_transfer_reset(&s->t);
-  s->attempt++;
+  nuon_attempt_started(&s->a);
   s->state = SLOT_RUNNING;
   if (curl_multi_add_handle(b->multi, s->easy) != CURLM_OK) {
     s->state = SLOT_IDLE;
@@ -200,31 +182,24 @@ static int slot_assign(lua_State *L, batch *b, const fns *f, slot *s, int index)
   id = nuon_check_id(L, -3, &n);
   limit = nuon_opt_count(L, -2);
   offset = nuon_opt_count(L, -1);
-  nuon_push_url(L, b->base_url, id, n, limit, offset, -1);
+  nuon_push_url(L, b->p, id, n, NULL, 0, limit, offset, -1);
   curl_easy_setopt(s->easy, CURLOPT_URL, lua_tostring(L, -1)); /* libcurl copies it */
   lua_pop(L, 1);
   lua_pop(L, 3);
   lua_rawseti(L, f->keys, index + 1); /* the key */
-  s->attempt = 0;
+  memset(&s->a, 0, sizeof s->a);
   slot_start(L, b, s);
   return 1;
 }
 
 /* Gives a finished slot's result to done(key, runs, err), the token
  * scrubbed from an error. */
-static void slot_finish(lua_State *L, batch *b, const fns *f, slot *s, int index,
-                        const nuon_outcome *o) {
+static void slot_finish(lua_State *L, batch *b, const fns *f, slot *s, int index) {
   lua_pushvalue(L, f->done);
   lua_rawgeti(L, f->keys, index + 1);
   lua_pushnil(L);
   lua_rawseti(L, f->keys, index + 1);
-  if (nuon_transfer_push_result(L, &s->t, o, s->attempt, &b->opts)) {
-    lua_pushnil(L);
-  } else {
-    nuon_error_scrub(L, -1, b->headers);
-    lua_pushnil(L);
-    lua_insert(L, -2);
-  }
+  if (nuon_return_result(L, &s->t, &s->a, &b->opts, b->p) == 1) lua_pushnil(L);
   if (s->t.cap > 4u * 1024 * 1024) nuon_transfer_free(&s->t);
   s->state = SLOT_IDLE;
   lua_call(L, 3, 0);
@@ -250,13 +225,10 @@ static int pump(lua_State *L, batch *b, const fns *f, int *waiting, double *wake
     curl_multi_remove_handle(b->multi, s->easy);
     s->state = SLOT_IDLE;
     *progressed = 1;
-    if (o.retryable && s->attempt <= b->retries) {
+    if (nuon_attempt_ended(&s->a, b->p, o, &s->t)) {
       s->state = SLOT_WAITING;
-      s->wake_at = nuon_now() + nuon_backoff_delay(&b->rng, s->attempt, NUON_BACKOFF_BASE,
-                                                   b->max_backoff,
-                                                   nuon_transfer_retry_after(&s->t));
     } else {
-      slot_finish(L, b, f, s, (int)(s - b->slots), &o);
+      slot_finish(L, b, f, s, (int)(s - b->slots));
       b->more = 1; /* a result may make more work */
     }
   }
@@ -270,11 +242,11 @@ static int pump(lua_State *L, batch *b, const fns *f, int *waiting, double *wake
       if (s->state == SLOT_RUNNING) *progressed = 1;
     }
     if (s->state == SLOT_WAITING) {
-      if (s->wake_at <= now) {
+      if (s->a.wake_at <= now) {
         slot_start(L, b, s);
         *progressed = 1;
       } else {
-        if (s->wake_at < *wake) *wake = s->wake_at;
+        if (s->a.wake_at < *wake) *wake = s->a.wake_at;
         (*waiting)++;
       }
     }
@@ -319,7 +291,7 @@ static int read_args(lua_State *L, nuon_client *c, nuon_decode_opts *opts) {
                 "concurrency must be 1..256");
   luaL_checktype(L, 3, LUA_TFUNCTION);
   luaL_checktype(L, 4, LUA_TFUNCTION);
-  *opts = nuon_client_decode_opts(L, c, 5, 6);
+  *opts = nuon_protocol_decode_opts(L, &c->p, 5, 6);
   return concurrency;
 }
 
@@ -329,7 +301,7 @@ int nuon_multi_batch(lua_State *L) {
   int concurrency = read_args(L, c, &opts);
   batch *b;
   lua_settop(L, 6);
-  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  nuon_check_open_client(L);
   if (!c->multi) {
     c->multi = curl_multi_init();
     if (!c->multi) return luaL_error(L, "nuon: curl_multi_init failed");
@@ -418,8 +390,8 @@ static int batch_timeout(lua_State *L) {
   }
   at = b->w.timer_at;
   for (i = 0; i < b->n; i++)
-    if (b->slots[i].state == SLOT_WAITING && (at < 0 || b->slots[i].wake_at < at))
-      at = b->slots[i].wake_at;
+    if (b->slots[i].state == SLOT_WAITING && (at < 0 || b->slots[i].a.wake_at < at))
+      at = b->slots[i].a.wake_at;
   if (at < 0) lua_pushnil(L);
   else lua_pushnumber(L, at > now ? at - now : 0);
   return 1;
@@ -512,7 +484,7 @@ int nuon_multi_start_batch(lua_State *L) {
   batch *b;
   if (!lua_isnoneornil(L, 7)) luaL_checktype(L, 7, LUA_TFUNCTION);
   lua_settop(L, 7);
-  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
+  nuon_check_open_client(L);
   b = new_batch(L, c, concurrency, 1); /* at 8 */
   b->opts = opts;
   b->has_known = opts.known != 0;

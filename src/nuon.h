@@ -119,11 +119,12 @@ NUON_INTERNAL void nuon_schema_push_enums(lua_State *L, int provenance);
 
 /* ---- transfer.c: one HTTP transfer's state, outside Lua ------------------- */
 
-
 /*
  * Everything libcurl's callbacks write goes here; the callbacks never touch
  * Lua.  The body is malloc'ed memory owned by whoever owns the transfer (a
- * userdata with __gc), so a Lua error raised later cannot leak it.
+ * userdata with __gc), so a Lua error raised later cannot leak it.  A
+ * transport that does its own I/O (nuon.resty, through core.protocol) fills
+ * one on the C stack with its response instead; its body is then borrowed.
  */
 typedef struct nuon_transfer {
   char *body;           /* response body, not NUL-terminated */
@@ -140,6 +141,7 @@ typedef struct nuon_transfer {
   char location[256];
   char api_version[64]; /* X-Nuon-API-Version, "" when absent */
   char errbuf[CURL_ERROR_SIZE];
+  const char *tls_hint; /* how to fix a failed certificate check; NULL: ca_file */
 } nuon_transfer;
 
 /* Resets the capture fields (keeps the body's capacity). */
@@ -148,14 +150,75 @@ NUON_INTERNAL void nuon_transfer_reset(nuon_transfer *t);
 NUON_INTERNAL void nuon_transfer_free(nuon_transfer *t);
 /* Points the easy handle's write and header callbacks at t. */
 NUON_INTERNAL void nuon_transfer_attach(nuon_transfer *t, CURL *curl);
+
+/* ---- protocol.c: the rules of the API, without I/O ------------------------ */
+
+/*
+ * What every transport shares: the settings that shape requests and retries.
+ * The blocking client embeds one; a request or an event-loop batch holds a
+ * copy (so it may outlive its client); core.protocol wraps one for transports
+ * that move bytes themselves (nuon.resty).
+ */
+typedef struct nuon_protocol {
+  char *base_url;            /* without trailing slashes */
+  struct curl_slist *headers; /* Authorization (the token), X-Nuon-Org-ID,
+                                 Accept, User-Agent */
+  int retries;               /* attempts after the first */
+  double max_backoff;        /* seconds */
+  int strict;
+  size_t max_runs, max_body;
+  uint64_t rng;              /* jitter */
+} nuon_protocol;
+
+/* Option readers over the options table at stack index 1; raise with
+ * "<fname>: option '<name>' ..." in nuon.config's words. */
+NUON_INTERNAL const char *nuon_opt_string(lua_State *L, const char *fname, const char *name,
+                                          int required);
+NUON_INTERNAL double nuon_opt_number(lua_State *L, const char *fname, const char *name,
+                                     double def, double min, double max, int integral);
+NUON_INTERNAL int nuon_opt_bool(lua_State *L, const char *fname, const char *name, int def);
+
+/* Reads the protocol's options (base_url, token, org_id, user_agent, retries,
+ * max_backoff, max_body, max_runs, strict) from the table at index 1 into a
+ * zeroed p, raising on a bad one; p owns memory after this even when it
+ * raises (the caller's userdata frees it with nuon_protocol_free). */
+NUON_INTERNAL void nuon_protocol_init(lua_State *L, nuon_protocol *p, const char *fname);
+NUON_INTERNAL void nuon_protocol_free(nuon_protocol *p);
+/* Pushes core.limits: the bounds of the options, by name. */
+NUON_INTERNAL void nuon_push_limits(lua_State *L);
+/* A copy that owns its own memory (rng reseeded): 1, or 0 out of memory. */
+NUON_INTERNAL int nuon_protocol_copy(nuon_protocol *dst, const nuon_protocol *src);
+
+/* Pushes the path of an install's runs ("/v1/installs/{id}/sandbox-runs",
+ * with run_id: ".../{run_id}"), each id percent-encoded as one segment; a
+ * negative limit, offset or page is left out of the query. */
+NUON_INTERNAL void nuon_push_path(lua_State *L, const char *id, size_t n, const char *run_id,
+                                  size_t rn, long long limit, long long offset, long long page);
+/* The same after p's base URL. */
+NUON_INTERNAL void nuon_push_url(lua_State *L, const nuon_protocol *p, const char *id, size_t n,
+                                 const char *run_id, size_t rn, long long limit,
+                                 long long offset, long long page);
+/* Optional non-negative integer argument (an integral float too), -1 when nil. */
+NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
+/* The install id argument at idx: a string of 1 to NUON_MAX_ID bytes, or raises. */
+NUON_INTERNAL const char *nuon_check_id(lua_State *L, int idx, size_t *len);
+/* The same for another id: `what` names it ("run": "run id must not be empty"). */
+NUON_INTERNAL const char *nuon_check_named_id(lua_State *L, int idx, size_t *len,
+                                              const char *what);
+/* The decoding options of one call: p's, with strict overridden by the
+ * argument at strict_idx unless it is nil, and the known_values at known_idx
+ * (nil: none; checked, raising). */
+NUON_INTERNAL nuon_decode_opts nuon_protocol_decode_opts(lua_State *L, const nuon_protocol *p,
+                                                         int strict_idx, int known_idx);
+
+/* Reads one response header line ("Name: value", CRLF or not) into t: the
+ * page headers, Retry-After, Location, X-Nuon-API-Version; a status line
+ * starts a new block, a blank line ends it.  0 when a Content-Length above
+ * t->max_body says to stop receiving now. */
+NUON_INTERNAL int nuon_response_header(nuon_transfer *t, const char *line, size_t n);
 /* Seconds to wait according to Retry-After (delta-seconds or an HTTP date),
  * or -1 when there is none or it cannot be read. */
-NUON_INTERNAL double nuon_transfer_retry_after(const nuon_transfer *t);
-
-/* Replaces the token (taken from the Authorization header in headers) with
- * "<redacted>" in every string field of the error table at idx: a hostile or
- * careless server may echo it back in its error body, a Location or a value. */
-NUON_INTERNAL void nuon_error_scrub(lua_State *L, int idx, const struct curl_slist *headers);
+NUON_INTERNAL double nuon_retry_after(const nuon_transfer *t);
 
 /* The outcome of one attempt, as the retry loop sees it. */
 typedef struct nuon_outcome {
@@ -164,16 +227,48 @@ typedef struct nuon_outcome {
   int retryable;   /* worth another attempt */
 } nuon_outcome;
 
-/* Classifies a finished attempt. */
+/* Classifies a finished attempt: which statuses and failures to retry. */
+NUON_INTERNAL nuon_outcome nuon_classify(const nuon_transfer *t, CURLcode code, long status);
+/* The same for an attempt libcurl finished with code (transfer.c). */
 NUON_INTERNAL nuon_outcome nuon_transfer_outcome(const nuon_transfer *t, CURL *curl, CURLcode code);
+
+/*
+ * The attempt state machine every transport shares: count an attempt when it
+ * starts; when it ends, nuon_attempt_ended decides whether another is due
+ * (retryable, attempts left) and when (backoff or Retry-After), or whether
+ * the outcome is final.
+ */
+typedef struct nuon_attempts {
+  int n;             /* attempts started */
+  nuon_outcome last; /* of the last that ended */
+  double wake_at;    /* monotonic seconds when the next is due (after a 1) */
+} nuon_attempts;
+
+NUON_INTERNAL void nuon_attempt_started(nuon_attempts *a);
+/* 1: retry at a->wake_at; 0: a->last is the final outcome. */
+NUON_INTERNAL int nuon_attempt_ended(nuon_attempts *a, nuon_protocol *p, nuon_outcome o,
+                                     const nuon_transfer *t);
+
+/* ---- response.c: a finished request as a Lua value ------------------------ */
+
 /*
  * Pushes the Lua result of a finished request: the decoded runs (with .page)
  * or, opts->single, the run (with core.meta), and returns 1; or an error
- * object and returns 0.  attempts is reported in errors.
+ * object (the token of p's headers scrubbed from it) and returns 0.
  */
-NUON_INTERNAL int nuon_transfer_push_result(lua_State *L, const nuon_transfer *t,
-                                            const nuon_outcome *o, int attempts,
-                                            const nuon_decode_opts *opts);
+NUON_INTERNAL int nuon_push_result(lua_State *L, const nuon_transfer *t, const nuon_attempts *a,
+                                   const nuon_decode_opts *opts, const nuon_protocol *p);
+/* The same as a Lua function returns it (runs, or nil, err): 1 or 2 values. */
+NUON_INTERNAL int nuon_return_result(lua_State *L, const nuon_transfer *t,
+                                     const nuon_attempts *a, const nuon_decode_opts *opts,
+                                     const nuon_protocol *p);
+/* Pushes nil and an error { kind, message, retryable = false }: 2. */
+NUON_INTERNAL int nuon_return_error(lua_State *L, const char *kind, const char *message);
+
+/* ---- exchange.c: core.protocol, the rules for transports doing their I/O -- */
+
+/* core.protocol(settings) -> nuon.protocol */
+NUON_INTERNAL int nuon_exchange_new(lua_State *L);
 
 /* ---- backoff.c: retry delays ---------------------------------------------- */
 
@@ -191,46 +286,18 @@ NUON_INTERNAL double nuon_now(void);
 #define NUON_BACKOFF_BASE 0.25 /* seconds: ceiling of the first retry's jitter */
 
 typedef struct nuon_client {
+  nuon_protocol p;          /* base URL, headers with the token, retries */
   CURL *curl;               /* the easy handle of blocking calls (keep-alive) */
   CURLM *multi;             /* created on first batch */
   CURLSH *share;            /* DNS and TLS session caches of curl and the
                                batches' handles */
-  struct curl_slist *headers;
-  char *base_url;
   nuon_transfer t;
-  int retries;
-  double max_backoff;
-  int strict;
-  size_t max_runs;
-  uint64_t rng;
 } nuon_client;
 
 /* The client at stack index 1 (raises if it is not one). */
 NUON_INTERNAL nuon_client *nuon_check_client(lua_State *L);
-/* Pushes the URL of an install's sandbox runs; a negative limit, offset or
- * page is left out of the query. */
-NUON_INTERNAL void nuon_push_url(lua_State *L, const char *base_url, const char *id, size_t n,
-                                 long long limit, long long offset, long long page);
-NUON_INTERNAL void nuon_client_push_url(lua_State *L, const nuon_client *c, const char *id,
-                                        size_t n, long long limit, long long offset,
-                                        long long page);
-/* Pushes the URL of one run: {base}/v1/installs/{id}/sandbox-runs/{run_id}. */
-NUON_INTERNAL void nuon_client_push_run_url(lua_State *L, const nuon_client *c, const char *id,
-                                            size_t n, const char *run_id, size_t rn);
-/* Optional non-negative integer argument (an integral float too), -1 when nil. */
-NUON_INTERNAL long long nuon_opt_count(lua_State *L, int idx);
-/* The install id argument at idx: a string of 1 to NUON_MAX_ID bytes, or raises. */
-NUON_INTERNAL const char *nuon_check_id(lua_State *L, int idx, size_t *len);
-/* The same for another id: `what` names it ("run": "run id must not be empty"). */
-NUON_INTERNAL const char *nuon_check_named_id(lua_State *L, int idx, size_t *len,
-                                              const char *what);
-/* The decoding options of one call: the client's, with strict overridden by
- * the argument at strict_idx unless it is nil, and the known_values at
- * known_idx (nil: none; checked, raising). */
-NUON_INTERNAL nuon_decode_opts nuon_client_decode_opts(lua_State *L, const nuon_client *c,
-                                                       int strict_idx, int known_idx);
-/* Pushes core.limits: the bounds above, by option name. */
-NUON_INTERNAL void nuon_push_limits(lua_State *L);
+/* The open client at stack index 1: raises if it is not one or is closed. */
+NUON_INTERNAL nuon_client *nuon_check_open_client(lua_State *L);
 
 /* ---- watch.c: what an event loop watches for a multi-socket handle ------- */
 

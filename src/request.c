@@ -32,15 +32,12 @@ enum { REQ_RUNNING, REQ_WAITING, REQ_DONE };
 typedef struct nuon_request {
   CURLM *multi;
   CURL *easy;
-  struct curl_slist *headers;
+  nuon_protocol p;       /* a copy of the client's: headers, retries */
   nuon_transfer t;
   nuon_wsock socks[MAX_SOCKS];
   nuon_watch w;          /* the sockets and timer libcurl wants watched */
-  double wake_at;        /* monotonic time of the next attempt (REQ_WAITING) */
-  int state, attempt, retries, in_multi;
-  double max_backoff;
-  uint64_t rng;
-  nuon_outcome outcome;
+  nuon_attempts a;       /* a.wake_at: when the next attempt is due (REQ_WAITING) */
+  int state, in_multi;
   nuon_decode_opts opts;
   int known_ref; /* registry reference of known_values, LUA_NOREF: none */
 } nuon_request;
@@ -56,10 +53,17 @@ static void request_release(nuon_request *r) {
   r->easy = NULL;
   if (r->multi) curl_multi_cleanup(r->multi);
   r->multi = NULL;
-  curl_slist_free_all(r->headers);
-  r->headers = NULL;
+  nuon_protocol_free(&r->p);
   nuon_transfer_free(&r->t);
   r->w.n = 0;
+}
+
+/* Ends the request with a failure of its own (not the server's). */
+static void fail(nuon_request *r, CURLcode code) {
+  r->state = REQ_DONE;
+  r->a.last.code = code;
+  r->a.last.status = 0;
+  r->a.last.retryable = 0;
 }
 
 static int request_close(lua_State *L) {
@@ -67,12 +71,7 @@ static int request_close(lua_State *L) {
   request_release(r);
   luaL_unref(L, LUA_REGISTRYINDEX, r->known_ref);
   r->known_ref = LUA_NOREF;
-  if (r->state != REQ_DONE) {
-    r->state = REQ_DONE;
-    r->outcome.code = CURLE_ABORTED_BY_CALLBACK;
-    r->outcome.status = 0;
-    r->outcome.retryable = 0;
-  }
+  if (r->state != REQ_DONE) fail(r, CURLE_ABORTED_BY_CALLBACK);
   return 0;
 }
 
@@ -80,15 +79,12 @@ static int request_close(lua_State *L) {
 
 static void start_attempt(nuon_request *r) {
   nuon_transfer_reset(&r->t);
-  r->attempt++;
+  nuon_attempt_started(&r->a);
   r->state = REQ_RUNNING;
   if (curl_multi_add_handle(r->multi, r->easy) == CURLM_OK) {
     r->in_multi = 1; /* libcurl now sets a timer: timeout() becomes 0 */
   } else {
-    r->state = REQ_DONE;
-    r->outcome.code = CURLE_FAILED_INIT;
-    r->outcome.status = 0;
-    r->outcome.retryable = 0;
+    fail(r, CURLE_FAILED_INIT);
   }
 }
 
@@ -98,19 +94,12 @@ static void collect(nuon_request *r) {
   int left;
   while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE) continue;
-    r->outcome = nuon_transfer_outcome(&r->t, r->easy, m->data.result);
+    nuon_outcome o = nuon_transfer_outcome(&r->t, r->easy, m->data.result);
     curl_multi_remove_handle(r->multi, r->easy);
     r->in_multi = 0;
     r->w.n = 0;
     r->w.timer_at = -1;
-    if (r->outcome.retryable && r->attempt <= r->retries) {
-      r->state = REQ_WAITING;
-      r->wake_at = nuon_now() + nuon_backoff_delay(&r->rng, r->attempt, NUON_BACKOFF_BASE,
-                                                   r->max_backoff,
-                                                   nuon_transfer_retry_after(&r->t));
-    } else {
-      r->state = REQ_DONE;
-    }
+    r->state = nuon_attempt_ended(&r->a, &r->p, o, &r->t) ? REQ_WAITING : REQ_DONE;
   }
 }
 
@@ -119,19 +108,14 @@ static void step(nuon_request *r, curl_socket_t fd, int mask) {
   int running = 0;
   if (r->state == REQ_DONE) return;
   if (r->state == REQ_WAITING) {
-    if (nuon_now() >= r->wake_at) start_attempt(r);
+    if (nuon_now() >= r->a.wake_at) start_attempt(r);
     if (r->state != REQ_RUNNING) return;
     fd = CURL_SOCKET_TIMEOUT;
     mask = 0;
   }
   curl_multi_socket_action(r->multi, fd, mask, &running);
   collect(r);
-  if (r->w.overflow && r->state != REQ_DONE) {
-    r->state = REQ_DONE;
-    r->outcome.code = CURLE_FAILED_INIT;
-    r->outcome.status = 0;
-    r->outcome.retryable = 0;
-  }
+  if (r->w.overflow && r->state != REQ_DONE) fail(r, CURLE_FAILED_INIT);
 }
 
 static int request_step(lua_State *L) {
@@ -156,7 +140,7 @@ static int request_sockets(lua_State *L) {
 static double due_in(const nuon_request *r) {
   double at, now = nuon_now();
   if (r->state == REQ_DONE) return -1;
-  at = r->state == REQ_WAITING ? r->wake_at : r->w.timer_at;
+  at = r->state == REQ_WAITING ? r->a.wake_at : r->w.timer_at;
   if (at < 0) return -1;
   return at > now ? at - now : 0;
 }
@@ -174,31 +158,21 @@ static int request_done(lua_State *L) {
 }
 
 static int push_result(lua_State *L, nuon_request *r) {
-  if (r->outcome.code == CURLE_ABORTED_BY_CALLBACK && !r->easy) {
-    lua_pushnil(L);
-    nuon_error_push(L, "config", "the request was closed before it finished");
-    nuon_error_setbool(L, "retryable", 0);
-    return 2;
-  }
+  nuon_decode_opts opts = r->opts;
+  int nret;
+  if (r->a.last.code == CURLE_ABORTED_BY_CALLBACK && !r->easy)
+    return nuon_return_error(L, "config", "the request was closed before it finished");
   if (r->w.overflow) {
     lua_pushnil(L);
     nuon_error_push(L, "network", "too many sockets for one request");
     nuon_error_setbool(L, "retryable", 1);
     return 2;
   }
-  {
-    nuon_decode_opts opts = r->opts;
-    int ok;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->known_ref); /* nil for LUA_NOREF */
-    opts.known = lua_isnil(L, -1) ? 0 : lua_gettop(L);
-    ok = nuon_transfer_push_result(L, &r->t, &r->outcome, r->attempt, &opts);
-    lua_remove(L, -2);
-    if (ok) return 1;
-  }
-  nuon_error_scrub(L, -1, r->headers);
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->known_ref); /* nil for LUA_NOREF */
+  opts.known = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+  nret = nuon_return_result(L, &r->t, &r->a, &opts, &r->p);
+  lua_remove(L, -1 - nret); /* known_values */
+  return nret;
 }
 
 static int request_result(lua_State *L) {
@@ -227,7 +201,7 @@ static int request_perform(lua_State *L) {
 static int request_tostring(lua_State *L) {
   nuon_request *r = check_request(L);
   static const char *const names[] = {"running", "waiting to retry", "done"};
-  lua_pushfstring(L, "nuon.request (%s, attempt %d)", names[r->state], r->attempt);
+  lua_pushfstring(L, "nuon.request (%s, attempt %d)", names[r->state], r->a.n);
   return 1;
 }
 
@@ -262,11 +236,7 @@ static void ensure_metatable(lua_State *L) {
 /* A new request of client c for the URL at url_idx, decoded with opts
  * (opts->known: a stack index, kept by reference); pushes it. */
 static int request_new(lua_State *L, nuon_client *c, int url_idx, const nuon_decode_opts *opts) {
-  nuon_request *r;
-  struct curl_slist *h;
-  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
-
-  r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
+  nuon_request *r = (nuon_request *)nuon_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
   r->w.timer_at = -1;
   r->known_ref = LUA_NOREF;
@@ -277,25 +247,17 @@ static int request_new(lua_State *L, nuon_client *c, int url_idx, const nuon_dec
     lua_pushvalue(L, opts->known);
     r->known_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-
-  for (h = c->headers; h; h = h->next) {
-    struct curl_slist *l = curl_slist_append(r->headers, h->data);
-    if (!l) return luaL_error(L, "nuon: out of memory");
-    r->headers = l;
-  }
+  if (!nuon_protocol_copy(&r->p, &c->p)) return luaL_error(L, "nuon: out of memory");
   r->multi = curl_multi_init();
   r->easy = curl_easy_duphandle(c->curl);
   if (!r->multi || !r->easy) return luaL_error(L, "nuon: cannot create a libcurl handle");
   nuon_watch_attach(&r->w, r->multi, r->socks, MAX_SOCKS);
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->p.headers);
   /* a request may outlive its client: it keeps no tie to the client's share */
   curl_easy_setopt(r->easy, CURLOPT_SHARE, NULL);
-  r->t.max_body = c->t.max_body;
+  r->t.max_body = r->p.max_body;
   nuon_transfer_attach(&r->t, r->easy);
   curl_easy_setopt(r->easy, CURLOPT_URL, lua_tostring(L, url_idx));
-  r->retries = c->retries;
-  r->max_backoff = c->max_backoff;
-  r->rng = nuon_rng_seed(r);
   r->opts = *opts;
   r->opts.known = 0; /* in known_ref */
   start_attempt(r);
@@ -310,10 +272,10 @@ int nuon_request_start(lua_State *L) {
   const char *id = nuon_check_id(L, 2, &n);
   long long limit = nuon_opt_count(L, 3), offset = nuon_opt_count(L, 4),
             page = nuon_opt_count(L, 5);
-  opts = nuon_client_decode_opts(L, c, 6, 7);
+  opts = nuon_protocol_decode_opts(L, &c->p, 6, 7);
   lua_settop(L, 7);
-  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
-  nuon_client_push_url(L, c, id, n, limit, offset, page);
+  nuon_check_open_client(L);
+  nuon_push_url(L, &c->p, id, n, NULL, 0, limit, offset, page);
   return request_new(L, c, 8, &opts);
 }
 
@@ -324,10 +286,10 @@ int nuon_request_start_run(lua_State *L) {
   size_t n, rn;
   const char *id = nuon_check_id(L, 2, &n);
   const char *run_id = nuon_check_named_id(L, 3, &rn, "run");
-  opts = nuon_client_decode_opts(L, c, 4, 5);
+  opts = nuon_protocol_decode_opts(L, &c->p, 4, 5);
   opts.single = 1;
   lua_settop(L, 5);
-  if (!c->curl) return luaL_error(L, "attempt to use a closed nuon client");
-  nuon_client_push_run_url(L, c, id, n, run_id, rn);
+  nuon_check_open_client(L);
+  nuon_push_url(L, &c->p, id, n, run_id, rn, -1, -1, -1);
   return request_new(L, c, 6, &opts);
 }
