@@ -1,7 +1,8 @@
 -- Today's API (issue 13): every enum value a real server has sent is known,
 -- so strict mode accepts every body of every server version; a value no
 -- version sent is worth a warning (an error in strict mode); known_values
--- adds values; the README's table is the C core's table.
+-- adds values; the enum tables of the README and docs/ENUMS.md are the C
+-- core's table.
 local nuon = require "nuon"
 local gen = require "server.generator"
 
@@ -129,26 +130,125 @@ describe("nuon.enums and nuon.enum_provenance", function()
     assert.equal("seed", nuon.enum_provenance.run_status.active)
     assert.equal("added 2025-06", nuon.enum_provenance.composite_status.drifted)
   end)
+end)
 
-  it("are the table the README shows", function()
-    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
-    local fh = assert(io.open(here .. "/../README.md"))
-    local text = fh:read("*a")
-    fh:close()
-    -- rows of the table: | enum | value | provenance |
-    local readme = {}
-    for enum, value, prov in text:gmatch("\n| `([%w_]+)` | `([^`]*)` | ([^|\n]-) |") do
-      readme[enum] = readme[enum] or {}
-      readme[enum][#readme[enum] + 1] = { value, prov }
-    end
-    for name, values in pairs(nuon.enums) do
-      local rows = readme[name]
-      assert.is_table(rows, "README has no rows for " .. name)
-      assert.equal(#values, #rows, name)
-      for i, v in ipairs(values) do
-        assert.same({ v, nuon.enum_provenance[name][v] }, rows[i], name .. " #" .. i)
+-- The two copies of the enum table that people read, checked against the C
+-- core's (core.enums, core.enum_provenance): the README's compact one (one
+-- row per enum) and docs/ENUMS.md (one row per value).  `""` is the unset
+-- value.
+local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec") .. "/.."
+
+local function read(rel)
+  local fh = assert(io.open(ROOT .. "/" .. rel))
+  local text = fh:read("*a")
+  fh:close()
+  return text
+end
+
+local function unquote(v) return v == '""' and "" or v end
+
+-- What the core says, as rows: enum -> sequence of { value, provenance }.
+local function core_rows()
+  local rows = {}
+  for name, values in pairs(nuon.enums) do
+    rows[name] = {}
+    for i, v in ipairs(values) do rows[name][i] = { v, nuon.enum_provenance[name][v] } end
+  end
+  return rows
+end
+
+-- The lines of the table under `header` (up to the first line that is not a row).
+local function table_after(text, header)
+  local at = text:find("\n" .. header .. "\n| ---", 1, true)
+  assert(at, "no table headed " .. header)
+  local body = text:sub(at + 1):match("^[^\n]*\n[^\n]*\n(.-)\n[^|]") or text:sub(at + 1)
+  return "\n" .. body .. "\n"
+end
+
+-- docs/ENUMS.md: | `enum` | `value` | provenance |
+local FULL_HEADER = "| enum | value | provenance |"
+local function full_table(text)
+  local rows = {}
+  for enum, value, prov in table_after(text, FULL_HEADER):gmatch("\n| `([%w_]+)` | `([^`]*)` | ([^|\n]-) |") do
+    rows[enum] = rows[enum] or {}
+    rows[enum][#rows[enum] + 1] = { unquote(value), prov }
+  end
+  return rows
+end
+
+-- The README: | `enum` | seed: `a` `b` (removed 2025-06); 2025-01: `c` |
+-- Groups separated by "; ", each a label (seed or the month first sent) and
+-- its values; a value the server stopped writing carries "(removed YYYY-MM)".
+-- Anything else in a cell is an error, so a typo cannot hide a value.
+local COMPACT_HEADER = "| enum | values, by the month they were first sent |"
+local function compact_table(text)
+  local rows = {}
+  for enum, cell in table_after(text, COMPACT_HEADER):gmatch("\n| `([%w_]+)` | ([^|\n]+) |") do
+    assert(rows[enum] == nil, "README: two rows for " .. enum)
+    local out = {}
+    for group in (cell .. "; "):gmatch("(.-); ") do
+      local label, values = group:match("^(%S+): (.*)$")
+      assert(label == "seed" or (label and label:find("^20%d%d%-%d%d$")),
+        "README: " .. enum .. ": a group must start with seed: or YYYY-MM: (" .. group .. ")")
+      local added = label == "seed" and "seed" or "added " .. label
+      local pos = 1
+      while pos <= #values do
+        local value, after = values:match("^`([^`]*)`()", pos)
+        assert(value, "README: " .. enum .. ": cannot read '" .. values:sub(pos) .. "'")
+        local removed, after2 = values:match("^ %(removed (20%d%d%-%d%d)%)()", after)
+        out[#out + 1] = { unquote(value), removed and added .. ", removed " .. removed or added }
+        pos = after2 or after
+        if pos <= #values then
+          assert(values:sub(pos, pos) == " ", "README: " .. enum .. ": values are separated by a space")
+          pos = pos + 1
+        end
       end
     end
-    for name in pairs(readme) do assert.is_table(nuon.enums[name], name) end
+    rows[enum] = out
+  end
+  return rows
+end
+
+-- Fails naming the first row where a table and the core differ.
+local function check(where, rows)
+  local want = core_rows()
+  local function show(r) return r and ("`%s` (%s)"):format(r[1], r[2]) or "nothing" end
+  for name, exp in pairs(want) do
+    local got = rows[name]
+    assert(got, where .. " has no row for " .. name)
+    for i = 1, math.max(#exp, #got) do
+      local e, g = exp[i], got[i]
+      if not (e and g and e[1] == g[1] and e[2] == g[2]) then
+        error(("%s, %s #%d: the core has %s, the table %s"):format(where, name, i, show(e), show(g)), 0)
+      end
+    end
+  end
+  for name in pairs(rows) do assert(want[name], where .. " names an enum the core does not have: " .. name) end
+end
+
+describe("the enum tables people read", function()
+  it("the README's compact table is the C core's", function()
+    check("README.md", compact_table(read("README.md")))
+  end)
+
+  it("docs/ENUMS.md's full table is the C core's", function()
+    check("docs/ENUMS.md", full_table(read("docs/ENUMS.md")))
+  end)
+
+  it("the parsers read what the tables say: values, order, provenance, and nothing else", function()
+    local ok = "\n" .. COMPACT_HEADER .. "\n| --- | --- |\n"
+      .. "| `run_type` | seed: `provision` `reprovision` `deprovision` |\n"
+    assert.same({ run_type = { { "provision", "seed" }, { "reprovision", "seed" }, { "deprovision", "seed" } } },
+      compact_table(ok))
+    assert.same({ { "provision", "seed" }, { "deprovision", "seed" } },
+      compact_table(ok:gsub(" `reprovision`", "")).run_type)
+    assert.same({ { "provision", "seed" }, { "reprovision", "seed" }, { "deprovision", "seed" },
+      { "x", "added 2030-01, removed 2030-02" } },
+      compact_table(ok:gsub(" |\n$", "; 2030-01: `x` (removed 2030-02) |\n")).run_type)
+    assert.has_error(function() compact_table(ok:gsub("`reprovision`", "`reprovision`,")) end)
+    assert.has_error(function() compact_table(ok:gsub("seed:", "sed:")) end)
+    assert.same({ group = { { "", "seed" }, { "any", "seed, removed 2025-01" } } },
+      full_table("\n" .. FULL_HEADER .. "\n| --- | --- | --- |\n| `group` | `\"\"` | seed |\n"
+        .. "| `group` | `any` | seed, removed 2025-01 |\n\nafter the table\n| `other` | `x` | seed |\n"))
   end)
 end)
