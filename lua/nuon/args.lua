@@ -106,4 +106,28 @@ _M.MANY = { concurrency = "positive", limit = "count", offset = "count", strict 
 --- The options of `decode_sandbox_runs`.
 _M.DECODE = { strict = "boolean", max_depth = "positive", known_values = "known_values" }
 
+--- Checks the arguments of a method over many installs: install_ids a
+-- sequence of install ids, opts as `_M.opts` with `allowed`, `concurrency`
+-- at most 256.  Returns the ids without repeats, in order, and the options.
+function _M.many(fname, install_ids, opts, allowed, level)
+  level = level or 3
+  if type(install_ids) ~= "table" then
+    error(("nuon: %s: install_ids must be a sequence (got %s)"):format(fname, type(install_ids)), level)
+  end
+  local ids, seen = {}, {}
+  for k = 1, #install_ids do
+    local id = install_ids[k]
+    _M.install_id(fname, id, level + 1)
+    if not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+    end
+  end
+  opts = _M.opts(fname, opts, allowed, level + 1)
+  if opts.concurrency and opts.concurrency > 256 then
+    error(("nuon: %s: option 'concurrency' must be at most 256"):format(fname), level)
+  end
+  return ids, opts
+end
+
 return _M
