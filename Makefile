@@ -14,7 +14,7 @@
 #   make check-valgrind  the C-core specs under valgrind memcheck
 #   make fuzz        the decoder's libFuzzer harness for FUZZ_TIME seconds (60),
 #                    then the pager's random servers for FUZZ_PAGER_TIME (10)
-#   make fuzz-long   the same for about ten minutes (README: the last long run)
+#   make fuzz-long   the same for about ten minutes (docs/RELIABILITY.md: the last long run)
 #   make install     install into LUADIR/LIBDIR (LuaRocks' variable names), nuon-runs into BINDIR
 #
 # Variables follow LuaRocks' names so `luarocks make` and packagers can pass
@@ -240,7 +240,7 @@ fuzz:
 	$(MAKE) --no-print-directory fuzz-pager FUZZ_PAGER_TIME=$(FUZZ_PAGER_TIME)
 
 # make fuzz-long: the decoder for about ten minutes (FUZZ_LONG_TIME seconds)
-# and the pager for one; the README records the last long run.
+# and the pager for one; docs/RELIABILITY.md records the last long run.
 # make fuzz-corpus: the corpus libFuzzer grew in build/fuzz/corpus, minimised
 # (-merge=1), its inputs under FUZZ_CORPUS_MAX bytes added to spec/fuzz/corpus,
 # the seeds kept in the repository (small: the long inputs stay local).

@@ -5,7 +5,7 @@
 --   lua5.4 examples/report.lua [--since TIME] <install_id>
 --
 -- Built on nuon.summarize; success, failure and in progress are the
--- classification of nuon.summary (README: "Run statuses").
+-- classification of nuon.summary (docs/API.md: "Run statuses").
 local nuon = require "nuon"
 
 local USAGE = "usage: report.lua [--since TIME] <install_id>\n"

@@ -23,7 +23,7 @@
 #include <lauxlib.h>
 
 /* Integers: on 5.1, 5.2 and LuaJIT every number is a double, and an int64
- * above 2^53 becomes the nearest double (README, "The run tables"). */
+ * above 2^53 becomes the nearest double (docs/API.md, "The run tables"). */
 #if LUA_VERSION_NUM >= 503
 #define NUON_HAS_INTEGERS 1
 #define nuon_pushint64(L, v) lua_pushinteger((L), (lua_Integer)(v))
