@@ -5,6 +5,7 @@ local config = require "nuon.config"
 local Pager = require "nuon.pager"
 local args = require "nuon.args"
 local Fleet = require "nuon.fleet"
+local errors = require "nuon.errors"
 
 local type, error, setmetatable = type, error, setmetatable
 local min, max = math.min, math.max
@@ -51,11 +52,7 @@ function Client:close()
 end
 mt.__close = Client.close
 
--- A new error each time: a caller may add fields to the one it gets.
-local function closed_err()
-  return setmetatable({ kind = "config", message = "the client is closed", retryable = false },
-    core.error_mt)
-end
+local closed_err = errors.closed
 
 
 --- Lists one page of an install's sandbox runs.

@@ -12,6 +12,7 @@ local core = require "nuon.core"
 local client = require "nuon.client"
 local filter = require "nuon.filter"
 local time = require "nuon.time"
+local errors = require "nuon.errors"
 
 local type, error = type, error
 
@@ -80,21 +81,24 @@ _M.parse_time = time.parse
 -- @treturn table
 _M.summarize = require("nuon.summary").summarize
 
---- Makes an error object of the kind the library returns.
+--- Makes an error object of the kind the library returns (`nuon.errors.new`).
 -- @tparam string kind "config", "network", "timeout", "http", "decode" or "validation"
 -- @tparam string message
 -- @tparam[opt] table fields extra fields
 function _M.error(kind, message, fields)
-  local e = { kind = kind, message = message }
-  if fields then
-    for k, v in pairs(fields) do e[k] = v end
+  if type(kind) ~= "string" then
+    errors.raise("error", "kind must be a string (got %s)", type(kind))
   end
-  return setmetatable(e, core.error_mt)
+  if type(message) ~= "string" then
+    errors.raise("error", "message must be a string (got %s)", type(message))
+  end
+  if fields ~= nil and type(fields) ~= "table" then
+    errors.raise("error", "fields must be a table (got %s)", type(fields))
+  end
+  return errors.new(kind, message, fields)
 end
 
 --- True when `v` is an error object made by nuon.
-function _M.is_error(v)
-  return type(v) == "table" and getmetatable(v) == core.error_mt
-end
+_M.is_error = errors.is_error
 
 return _M

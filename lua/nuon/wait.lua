@@ -19,9 +19,10 @@ local core = require "nuon.core"
 local filter = require "nuon.filter"
 local summary = require "nuon.summary"
 local Pager = require "nuon.pager"
+local errors = require "nuon.errors"
 
-local type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require =
-  type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require
+local type, pairs, next, tostring, error, getmetatable, pcall, require =
+  type, pairs, next, tostring, error, getmetatable, pcall, require
 local min, huge, floor = math.min, math.huge, math.floor
 local format = string.format
 local sort = table.sort
@@ -225,12 +226,12 @@ local function timeout_error(st, timeout)
       .. " after %.1fs (timeout %gs)", st.run_id, st.search, st.install_id, st.elapsed, timeout)
   end
   if st.last_error then msg = msg .. "; last error: " .. tostring(st.last_error.message) end
-  return setmetatable({
-    kind = "timeout", message = msg, retryable = true,
+  return errors.new("timeout", msg, {
+    retryable = true,
     run_id = st.run_id, install_id = st.install_id, run = st.run,
     run_status = st.status, elapsed = st.elapsed, timeout = timeout,
     last_error = st.last_error,
-  }, core.error_mt)
+  })
 end
 
 --- The state of one wait, for event loops that poll themselves (nuon.nvim):
