@@ -516,15 +516,20 @@ describe("nuon.config.resolve", function()
       failure(nil, { NUON_CONFIG_FILE = config_file("api_token: '" .. TOKEN .. "\1'\norg_id: o\n") })
     end)
 
-    it("blames the line that called the caller of resolve", function()
-      local function new(opts)
-        local s = config.resolve(opts, fakeenv{})
-        return s
-      end
+    it("blames the user's line: the one that called nuon.new, or resolve itself", function()
       local line = debug.getinfo(1, "l").currentline + 1
-      local ok, err = pcall(function() new{ timout = 1 } end)
+      local ok, err = pcall(function() require("nuon").new{ timout = 1 } end)
       assert.is_false(ok)
       assert.matches("config_spec%.lua:" .. line .. ": nuon%.new: unknown option 'timout'$", err)
+      line = debug.getinfo(1, "l").currentline + 1
+      ok, err = pcall(function() config.resolve({ timout = 1 }, fakeenv{}) end)
+      assert.is_false(ok)
+      assert.matches("config_spec%.lua:" .. line .. ": nuon%.new: unknown option 'timout'$", err)
+    end)
+
+    it("names the function it resolves for", function()
+      assert.equal("nuon.resty.new: unknown option 'timout'",
+        select(2, pcall(config.resolve, { timout = 1 }, fakeenv{}, "resty.new")))
     end)
   end)
 end)

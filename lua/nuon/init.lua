@@ -12,9 +12,11 @@ local core = require "nuon.core"
 local client = require "nuon.client"
 local filter = require "nuon.filter"
 local time = require "nuon.time"
+local args = require "nuon.args"
 local errors = require "nuon.errors"
 
-local type, error = type, error
+local type = type
+local raise = errors.raise
 
 local _M = {
   --- The version, "MAJOR.MINOR.PATCH" (the rockspec's).
@@ -40,20 +42,14 @@ _M.new = client.new
 -- same errors as a live call.
 -- @tparam string json the response body
 -- @tparam[opt] table opts `strict` (boolean), `max_depth` (integer),
---   `known_values` (enum name -> sequence of values to accept besides nuon.enums)
+--   `max_runs` (integer), `known_values` (enum name -> sequence of values to
+--   accept besides nuon.enums)
 -- @return runs (with `.warnings`) or nil, err
 function _M.decode_sandbox_runs(json, opts)
   if type(json) ~= "string" then
-    error("nuon.decode_sandbox_runs: argument 1 must be a string (got " .. type(json) .. ")", 2)
+    raise("decode_sandbox_runs", "argument 1 must be a string (got %s)", type(json))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("nuon.decode_sandbox_runs: argument 2 must be a table (got " .. type(opts) .. ")", 2)
-  end
-  if opts and opts.known_values ~= nil then
-    local ok, msg = core.check_known_values(opts.known_values)
-    if not ok then error("nuon.decode_sandbox_runs: option 'known_values' " .. msg, 2) end
-  end
-  return core.decode(json, opts)
+  return core.decode(json, args.opts("decode_sandbox_runs", opts, args.DECODE))
 end
 
 --- The response metadata of a run from `sandbox_run`: `{ api_version = "0.19.1125" }`
@@ -86,14 +82,12 @@ _M.summarize = require("nuon.summary").summarize
 -- @tparam string message
 -- @tparam[opt] table fields extra fields
 function _M.error(kind, message, fields)
-  if type(kind) ~= "string" then
-    errors.raise("error", "kind must be a string (got %s)", type(kind))
-  end
+  if type(kind) ~= "string" then raise("error", "kind must be a string (got %s)", type(kind)) end
   if type(message) ~= "string" then
-    errors.raise("error", "message must be a string (got %s)", type(message))
+    raise("error", "message must be a string (got %s)", type(message))
   end
   if fields ~= nil and type(fields) ~= "table" then
-    errors.raise("error", "fields must be a table (got %s)", type(fields))
+    raise("error", "fields must be a table (got %s)", type(fields))
   end
   return errors.new(kind, message, fields)
 end

@@ -6,9 +6,9 @@
 --
 -- @module nuon.time
 local type, tostring, tonumber = type, tostring, tonumber
-local error = error
 local floor = math.floor
-local huge = math.huge
+local raise = require("nuon.errors").raise
+local finite = require("nuon.args").finite
 local match, sub, format, gsub, byte =
   string.match, string.sub, string.format, string.gsub, string.byte
 
@@ -209,15 +209,15 @@ local MAX_EPOCH = days_from_civil(10000, 1, 1) * 86400        -- exclusive
 -- @tparam number epoch
 -- @treturn string
 function _M.format(epoch)
-  if type(epoch) ~= "number" or epoch ~= epoch or epoch == huge or epoch == -huge then
-    error("nuon.time.format: argument 1 must be a finite number (got "
-      .. (type(epoch) == "number" and tostring(epoch) or type(epoch)) .. ")", 2)
+  if not finite(epoch) then
+    raise("time.format", "argument 1 must be a finite number (got %s)",
+      type(epoch) == "number" and tostring(epoch) or type(epoch))
   end
   local secs = floor(epoch)
   local us = floor((epoch - secs) * 1e6 + 0.5)
   if us >= 1000000 then secs, us = secs + 1, 0 end
   if secs < MIN_EPOCH or secs >= MAX_EPOCH then
-    error("nuon.time.format: epoch " .. tostring(epoch) .. " is outside years 0000-9999", 2)
+    raise("time.format", "epoch %s is outside years 0000-9999", tostring(epoch))
   end
   local days = floor(secs / 86400)
   local r = secs - days * 86400
@@ -253,12 +253,10 @@ end
 -- Anything else, and a string that does not parse, is a programmer error.
 -- @param v number or string
 -- @tparam[opt="value"] string name how to name `v` in the message
--- @tparam[opt=1] integer level as in error(), counted from the caller of
---   to_epoch: 1 blames the caller's line
 -- @treturn number
-function _M.to_epoch(v, name, level)
+function _M.to_epoch(v, name)
   local t, err = _M.check_epoch(v, name or "value")
-  if t == nil then error(err, (level or 1) + 1) end
+  if t == nil then raise("time.to_epoch", err) end
   return t
 end
 
