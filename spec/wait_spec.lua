@@ -173,6 +173,29 @@ describe("client:wait_sandbox_run", function()
     assert.is_true(#requests_for(INSTALL) >= 4)
   end)
 
+  it("sleeps and reads the clock with the C core by default, without LuaSocket", function()
+    serve("applying")
+    local core = require "nuon.core"
+    local loaded, preload = package.loaded.socket, package.preload.socket
+    package.loaded.socket = nil
+    package.preload.socket = function() error("LuaSocket is not installed") end
+    -- a fresh copy of nuon.wait, which has chosen no default yet
+    local wait = package.loaded["nuon.wait"]
+    package.loaded["nuon.wait"] = nil
+    local fresh = require "nuon.wait"
+    finally(function()
+      package.loaded.socket, package.preload.socket = loaded, preload
+      package.loaded["nuon.wait"] = wait
+    end)
+    local t0 = core.now()
+    local run, err = fresh.wait_sandbox_run(c, INSTALL, RUN_ID, { timeout = 0.3, interval = 0.1 })
+    local took = core.now() - t0
+    assert.is_nil(run)
+    -- fractions of a second, both ways: not os.time's whole seconds
+    assert.matches(" after 0%.[3-9]s %(timeout 0%.3s%)$", err.message)
+    assert.is_true(took >= 0.3 and took < 0.9, "took " .. took)
+  end)
+
   it("treats an unknown status as not final, and names it on timeout", function()
     local t = fake_time{ "queued", "brand-new-status" }
     local calls, on_change = recorder()

@@ -22,7 +22,7 @@ local Pager = require "nuon.pager"
 local args = require "nuon.args"
 local errors = require "nuon.errors"
 
-local type, next, tostring, pcall, require = type, next, tostring, pcall, require
+local type, next, tostring = type, next, tostring
 local min = math.min
 local format = string.format
 local raise, callable = errors.raise, args.callable
@@ -65,21 +65,15 @@ end
 -- ---------------------------------------------------------------------------
 -- wait_sandbox_run
 
--- The default sleep and clock: LuaSocket's when it is installed, else the
--- sleep(1) command and os.time (whole seconds).  Looked up on first use.
-local default_sleep, default_clock
-local function defaults()
-  if default_sleep then return default_sleep, default_clock end
-  local ok, socket = pcall(require, "socket")
-  if ok and type(socket) == "table" and socket.sleep and socket.gettime then
-    default_sleep, default_clock = socket.sleep, socket.gettime
-  else
-    local execute, time = os.execute, os.time
-    default_sleep = function(s) execute(format("sleep %.3f", s)) end
-    default_clock = time
-  end
-  return default_sleep, default_clock
+-- The default sleep and clock: the C core's (a blocking sleep; monotonic
+-- seconds, not a date).  A wait longer than core.sleep takes is cut short:
+-- the loop polls and sleeps again until its deadline.
+local MAX_SLEEP = core.limits.max_seconds
+local core_sleep = core.sleep
+local function default_sleep(s)
+  core_sleep(min(s, MAX_SLEEP))
 end
+local default_clock = core.now
 
 -- Looks for run_id among the `search` newest runs: run, or nil when it is
 -- not there (or the deadline came before the next page), or nil, err.  Steps
@@ -185,11 +179,10 @@ function _M.new_state(fname, client, install_id, run_id, opts)
     raise(fname, "option 'max_interval' must not be less than 'interval'")
   end
 
-  local sleep, clock = defaults()
   local interval = opts.interval or DEFAULT_INTERVAL
   local st = {
     run_id = run_id, install_id = install_id, seen = false,
-    sleep = opts.sleep or sleep, clock = opts.clock or clock,
+    sleep = opts.sleep or default_sleep, clock = opts.clock or default_clock,
     timeout = opts.timeout or DEFAULT_TIMEOUT, interval = interval,
     max_interval = opts.max_interval or interval * CAP,
     search = opts.search or DEFAULT_SEARCH, on_change = opts.on_change,
@@ -270,8 +263,8 @@ end
 -- unknown status is not final.  Pass `final` to decide otherwise.
 --
 -- For OpenResty pass `sleep = ngx.sleep, clock = ngx.now`; without these
--- options LuaSocket's `socket.sleep` and `socket.gettime` are used, else the
--- `sleep` command and `os.time`.
+-- options the C core's `core.sleep` (blocking) and `core.now` (a monotonic
+-- clock) are used.
 --
 -- When the time runs out the error has `kind = "timeout"`, a message naming
 -- the run, its last status and the time waited, and the fields `run_id`,
