@@ -52,51 +52,67 @@ function Client:close()
 end
 mt.__close = Client.close
 
--- The arguments of a method of one request, checked (raising as `fname`):
--- the C handle (nil when the client is closed), the options, and the
--- known_values to decode with.  `run_id` is checked when `spec` is RUN.
-local function request_args(self, fname, install_id, run_id, opts, spec)
-  args.install_id(fname, install_id)
-  if spec == args.RUN then args.run_id(fname, run_id) end
-  opts = args.opts(fname, opts, spec)
-  return self._core, opts, known(self.known_values, opts.known_values)
+-- The methods of one request on the C handle.  Each checks its arguments
+-- (raising as `fname`), then calls the handle's `call`: nil, err when the
+-- client is closed.  A page's methods take (install_id, opts) ...
+local function page_request(fname, call)
+  return function(self, install_id, opts)
+    args.install_id(fname, install_id)
+    opts = args.opts(fname, opts, args.RUNS)
+    local h = self._core
+    if not h then return nil, errors.closed() end
+    return h[call](h, install_id, opts.limit, opts.offset, opts.page, opts.strict,
+      known(self.known_values, opts.known_values))
+  end
+end
+
+-- ... and one run's (install_id, run_id, opts).
+local function run_request(fname, call)
+  return function(self, install_id, run_id, opts)
+    args.install_id(fname, install_id)
+    args.run_id(fname, run_id)
+    opts = args.opts(fname, opts, args.RUN)
+    if not self._core then return nil, errors.closed() end
+    return self._core[call](self._core, install_id, run_id, opts.strict,
+      known(self.known_values, opts.known_values))
+  end
 end
 
 --- Lists one page of an install's sandbox runs.
+-- @function Client:sandbox_runs
 -- @tparam string install_id
 -- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`, `known_values`
 -- @return runs (with `.page` and `.warnings`) or nil, err
-function Client:sandbox_runs(install_id, opts)
-  local h, o, kv = request_args(self, "sandbox_runs", install_id, nil, opts, args.RUNS)
-  if not h then return nil, errors.closed() end
-  return h:sandbox_runs(install_id, o.limit, o.offset, o.page, o.strict, kv)
-end
+Client.sandbox_runs = page_request("sandbox_runs", "sandbox_runs")
+
+--- Starts a request without blocking, for an event loop to drive (see
+-- nuon.nvim and the README): `req:sockets()`, `req:timeout()`,
+-- `req:step(fd, events)`, `req:done()`, `req:result()`.
+-- @function Client:start_sandbox_runs
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
+-- @return a nuon.request, or nil, err when the client is closed
+Client.start_sandbox_runs = page_request("start_sandbox_runs", "start")
 
 --- One run: `GET {base_url}/v1/installs/{install_id}/sandbox-runs/{run_id}`
 -- (today's server; the install id is not checked by it).  A run that does not
 -- exist is `nil, err` with `err.kind == "http"` and `err.status == 404`.
+-- @function Client:sandbox_run
 -- @tparam string install_id
 -- @tparam string run_id
 -- @tparam[opt] table opts `strict`, `known_values`
 -- @return the run (with `.warnings`, paths starting at the run:
 --   `.runner_jobs[1].status`; `nuon.meta(run).api_version`), or nil, err
-function Client:sandbox_run(install_id, run_id, opts)
-  local h, o, kv = request_args(self, "sandbox_run", install_id, run_id, opts, args.RUN)
-  if not h then return nil, errors.closed() end
-  return h:sandbox_run(install_id, run_id, o.strict, kv)
-end
+Client.sandbox_run = run_request("sandbox_run", "sandbox_run")
 
 --- Starts the request of `sandbox_run` without blocking, for an event loop
 -- to drive (as `start_sandbox_runs`); `req:result()` gives run | nil, err.
+-- @function Client:start_sandbox_run
 -- @tparam string install_id
 -- @tparam string run_id
 -- @tparam[opt] table opts `strict`, `known_values`
 -- @return a nuon.request, or nil, err when the client is closed
-function Client:start_sandbox_run(install_id, run_id, opts)
-  local h, o, kv = request_args(self, "start_sandbox_run", install_id, run_id, opts, args.RUN)
-  if not h then return nil, errors.closed() end
-  return h:start_run(install_id, run_id, o.strict, kv)
-end
+Client.start_sandbox_run = run_request("start_sandbox_run", "start_run")
 
 --- The request URL of `sandbox_runs(install_id, opts)` (no request is made),
 -- built by the C core as every request's is.
@@ -104,9 +120,11 @@ end
 -- @tparam[opt] table opts `limit`, `offset`, `page`
 -- @treturn string
 function Client:url(install_id, opts)
-  local h, o = request_args(self, "url", install_id, nil, opts, args.RUNS)
+  args.install_id("url", install_id)
+  opts = args.opts("url", opts, args.RUNS)
+  local h = self._core
   if not h then errors.raise("url", "the client is closed") end
-  return h:url(install_id, o.limit, o.offset, o.page)
+  return h:url(install_id, opts.limit, opts.offset, opts.page)
 end
 
 -- Pages through an install's runs: returns next(), which gives a run, nil
@@ -141,18 +159,6 @@ end
 -- @return a sequence of runs, or nil, err
 function Client:all_sandbox_runs(install_id, opts)
   return Pager.collect(pages(self, "all_sandbox_runs", install_id, opts))
-end
-
---- Starts a request without blocking, for an event loop to drive (see
--- nuon.nvim and the README): `req:sockets()`, `req:timeout()`,
--- `req:step(fd, events)`, `req:done()`, `req:result()`.
--- @tparam string install_id
--- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
--- @return a nuon.request, or nil, err when the client is closed
-function Client:start_sandbox_runs(install_id, opts)
-  local h, o, kv = request_args(self, "start_sandbox_runs", install_id, nil, opts, args.RUNS)
-  if not h then return nil, errors.closed() end
-  return h:start(install_id, o.limit, o.offset, o.page, o.strict, kv)
 end
 
 --- Lists one page of runs for each of many installs, concurrently.

@@ -10,8 +10,6 @@
 -- @module nuon
 local core = require "nuon.core"
 local client = require "nuon.client"
-local filter = require "nuon.filter"
-local time = require "nuon.time"
 local args = require "nuon.args"
 local errors = require "nuon.errors"
 
@@ -63,12 +61,12 @@ _M.meta = core.meta
 -- @tparam table runs a sequence of runs
 -- @tparam table where status, run_type, job_status, since, until, fn
 -- @treturn table
-_M.filter = filter.apply
+_M.filter = require("nuon.filter").apply
 
 --- Parses an RFC 3339 timestamp to epoch seconds.
 -- @tparam string s e.g. "2024-12-18T23:58:12.12345Z"
 -- @return number or nil, message
-_M.parse_time = time.parse
+_M.parse_time = require("nuon.time").parse
 
 --- Summarizes runs: counts by status, run type, job status and outcome, the
 -- latest success and failure, mean and longest duration (see `nuon.summary`).

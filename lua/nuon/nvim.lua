@@ -27,6 +27,23 @@ local function uv(fname)
   return vim, vim.loop
 end
 
+-- Checks what the functions here take (raising as `fname`): the client,
+-- an install id (a sequence of them for a fleet's `spec`), the options
+-- against `spec` (nuon.args), the callback; and that this is Neovim.
+-- Returns the options ({} for nil), vim and vim.loop.
+local function check(fname, client, install_id, opts, spec, callback)
+  args.client(fname, client)
+  if spec == args.FLEET then
+    args.install_ids(fname, install_id)
+  else
+    args.install_id(fname, install_id)
+  end
+  opts = args.opts(fname, opts, spec)
+  args.callback(fname, callback)
+  local vim, loop = uv(fname)
+  return opts, vim, loop
+end
+
 --- Drives a started request (`client:start_sandbox_runs`) on the event loop.
 -- @param req a nuon.request
 -- @tparam function callback called once with (runs) or (nil, err), on the main loop
@@ -110,12 +127,7 @@ end
 -- @tparam[opt] table opts as for `client:sandbox_runs`
 -- @tparam function callback (runs) or (nil, err), on the main loop
 function M.sandbox_runs(client, install_id, opts, callback)
-  local fname = "nvim.sandbox_runs"
-  args.client(fname, client)
-  args.install_id(fname, install_id)
-  args.opts(fname, opts, args.RUNS)
-  args.callback(fname, callback)
-  uv(fname)
+  check("nvim.sandbox_runs", client, install_id, opts, args.RUNS, callback)
   local req, err = client:start_sandbox_runs(install_id, opts)
   return drive_started(req, err, callback)
 end
@@ -127,13 +139,8 @@ end
 -- @tparam[opt] table opts as for `client:sandbox_run`
 -- @tparam function callback (run) or (nil, err), on the main loop
 function M.sandbox_run(client, install_id, run_id, opts, callback)
-  local fname = "nvim.sandbox_run"
-  args.client(fname, client)
-  args.install_id(fname, install_id)
-  args.run_id(fname, run_id)
-  args.opts(fname, opts, args.RUN)
-  args.callback(fname, callback)
-  uv(fname)
+  args.run_id("nvim.sandbox_run", run_id)
+  check("nvim.sandbox_run", client, install_id, opts, args.RUN, callback)
   local req, err = client:start_sandbox_run(install_id, run_id, opts)
   return drive_started(req, err, callback)
 end
@@ -225,12 +232,7 @@ end
 -- @tparam function callback (runs) or (nil, err), on the main loop; `runs.warnings`
 -- as for `client:all_sandbox_runs`
 function M.all_sandbox_runs(client, install_id, opts, callback)
-  local fname = "nvim.all_sandbox_runs"
-  args.client(fname, client)
-  args.install_id(fname, install_id)
-  opts = args.opts(fname, opts, args.PAGES)
-  args.callback(fname, callback)
-  uv(fname)
+  opts = check("nvim.all_sandbox_runs", client, install_id, opts, args.PAGES, callback)
   local p = Pager.new({ page_size = opts.page_size or 100, where = opts.where, max = opts.max })
   local all, current = {}, nil
   local handle = {}
@@ -271,12 +273,7 @@ end
 --   `{ err = ... }`, on the main loop
 -- @return a handle with `cancel()`
 function M.all_sandbox_runs_many(client, install_ids, opts, callback)
-  local fname = "nvim.all_sandbox_runs_many"
-  args.client(fname, client)
-  args.install_ids(fname, install_ids)
-  args.opts(fname, opts, args.FLEET)
-  args.callback(fname, callback)
-  local vim = uv(fname)
+  local _, vim = check("nvim.all_sandbox_runs_many", client, install_ids, opts, args.FLEET, callback)
   -- step() runs in libuv callbacks, where most of Neovim's API is off
   -- limits: progress goes to the main loop, as the callback does
   local o = {}

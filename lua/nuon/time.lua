@@ -63,6 +63,20 @@ local function fail(s, reason)
   return nil, "invalid timestamp " .. quote(s) .. ": " .. reason
 end
 
+-- Seconds east of UTC of a zone offset +HH:MM (-HH:MM when `west`).
+local function east(oh, om, west)
+  local offset = oh * 3600 + om * 60
+  if west then return -offset end
+  return offset
+end
+
+-- The epoch seconds of a checked date and time at a zone offset.
+local function to_seconds(Y, M, D, h, mi, sec, frac, offset)
+  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
+  if frac ~= 0 then t = t + frac end
+  return t
+end
+
 -- The fast path: bytes, no captures, no intermediate strings.  Returns nil
 -- for anything it does not accept; parse() then explains why.
 local function parse_fast(s)
@@ -111,15 +125,11 @@ local function parse_fast(s)
     end
     local oh, om = o1 * 10 + o2 - 528, o3 * 10 + o4 - 528
     if oh > 23 or om > 59 then return nil end
-    offset = oh * 3600 + om * 60
-    if c == 45 then offset = -offset end
+    offset = east(oh, om, c == 45)
   else
     return nil
   end
-
-  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
-  if frac ~= 0 then t = t + frac end
-  return t
+  return to_seconds(Y, M, D, h, mi, sec, frac, offset)
 end
 
 -- The reference path: a pattern, and a message for every way to be wrong.
@@ -158,13 +168,9 @@ local function parse_slow(s)
     oh, om = tonumber(oh), tonumber(om)
     if oh > 23 then return fail(s, "offset hour " .. oh .. " out of range (0-23)") end
     if om > 59 then return fail(s, "offset minute " .. om .. " out of range (0-59)") end
-    offset = oh * 3600 + om * 60
-    if sign == "-" then offset = -offset end
+    offset = east(oh, om, sign == "-")
   end
-
-  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
-  if frac ~= 0 then t = t + frac end
-  return t
+  return to_seconds(Y, M, D, h, mi, sec, frac, offset)
 end
 
 local function parse(s)
