@@ -6,7 +6,8 @@
 -- Every mistake here is the programmer's or the user's configuration, and
 -- `nuon.new` has no `nil, err` path: they raise (`nuon.errors.raise`), with
 -- the option named and the token never shown.  What each option must be is
--- `nuon.args`' (its `KINDS`).
+-- `nuon.args`' (its `KINDS`); how a URL splits into host and port is here
+-- (`split_url`, `host_port`), for every transport.
 --
 -- @module nuon.config
 local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
@@ -228,6 +229,46 @@ function _M.parse_yaml(text)
 end
 
 -- ---------------------------------------------------------------------------
+-- URLs
+
+--- The host and port of a URL's authority, `[user[:password]@]host[:port]`:
+-- host (an IPv6 address keeps its brackets), port (a number, or nil when
+-- absent), user info (or nil); or nil when there is no host or the port is
+-- not 1-65535.  The one reading of a host and port, for the base URL and
+-- for proxies.
+-- @tparam string authority
+-- @return host, port, userinfo
+function _M.host_port(authority)
+  local userinfo, hostport = match(authority, "^(.*)@([^@]*)$")
+  if not userinfo then hostport = authority end
+  local host, port
+  if sub(hostport, 1, 1) == "[" then
+    host, port = match(hostport, "^(%[[%x:.]+%])(.*)$")
+  else
+    host, port = match(hostport, "^([%w.%-_~%%]+)(.*)$")
+  end
+  if not host then return nil end
+  if port == "" then return host, nil, userinfo end
+  port = tonumber(match(port, "^:(%d+)$"))
+  if not (port and port >= 1 and port <= 65535) then return nil end
+  return host, port, userinfo
+end
+local host_port = _M.host_port
+
+--- Splits a URL `scheme://authority/path`: scheme (lower case), host, port
+-- (or nil), path (possibly ""), user info (or nil); nil when it is not such
+-- a URL.  For the base URL `resolve` returns: its transport needs no more.
+-- @tparam string url
+-- @return scheme, host, port, path, userinfo
+function _M.split_url(url)
+  local scheme, authority, path = match(url, "^(%a[%w+.%-]*)://([^/?#]*)(.*)$")
+  if not scheme then return nil end
+  local host, port, userinfo = host_port(authority)
+  if not host then return nil end
+  return lower(scheme), host, port, path, userinfo
+end
+
+-- ---------------------------------------------------------------------------
 -- Validation
 
 local function has_control(s)
@@ -266,15 +307,7 @@ local function check_url(url, label, token)
   if find(authority, "@", 1, true) then
     return nil, label .. " must not contain user info (user:password@)"
   end
-  local host, port
-  if sub(authority, 1, 1) == "[" then
-    host, port = match(authority, "^(%[[%x:.]+%])(.*)$")
-  else
-    host, port = match(authority, "^([%w.%-_~%%]+)(.*)$")
-  end
-  local portnum = port and match(port, "^:(%d+)$")
-  portnum = portnum and tonumber(portnum)
-  if not host or (port ~= "" and not (portnum and portnum >= 1 and portnum <= 65535)) then
+  if not host_port(authority) then
     return nil, label .. " must be an http:// or https:// URL with a host" .. got
   end
   return (gsub(url, "/+$", ""))
