@@ -51,6 +51,7 @@ build = {
     ["nuon.pager"] = "lua/nuon/pager.lua",
     ["nuon.fleet"] = "lua/nuon/fleet.lua",
     ["nuon.args"] = "lua/nuon/args.lua",
+    ["nuon.errors"] = "lua/nuon/errors.lua",
     ["nuon.resty"] = "lua/nuon/resty.lua",
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",

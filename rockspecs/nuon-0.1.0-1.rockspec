@@ -53,6 +53,7 @@ build = {
     ["nuon.time"] = "lua/nuon/time.lua",
     ["nuon.pager"] = "lua/nuon/pager.lua",
     ["nuon.args"] = "lua/nuon/args.lua",
+    ["nuon.errors"] = "lua/nuon/errors.lua",
     ["nuon.resty"] = "lua/nuon/resty.lua",
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",

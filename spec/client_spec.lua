@@ -199,14 +199,14 @@ describe("client:sandbox_run", function()
 
   it("raises on bad arguments, blaming the caller", function()
     assert.has_error(function() c:sandbox_run(ts.demo[1].id, "") end,
-      "nuon: sandbox_run: run_id must be a non-empty string (got an empty string)")
+      "nuon.sandbox_run: run_id must be a non-empty string (got an empty string)")
     assert.has_error(function() c:sandbox_run(nil, "x") end,
-      "nuon: sandbox_run: install_id must be a non-empty string (got nil)")
+      "nuon.sandbox_run: install_id must be a non-empty string (got nil)")
     assert.has_error(function() c:sandbox_run("i", "x", { limit = 1 }) end,
-      "nuon: sandbox_run: unknown option 'limit'")
+      "nuon.sandbox_run: unknown option 'limit'")
     local ok, msg = pcall(function() local r = c:start_sandbox_run("i", 5); return r end)
     assert.is_false(ok)
-    assert.matches("client_spec%.lua:%d+: nuon: start_sandbox_run: run_id must be a non%-empty string", msg)
+    assert.matches("client_spec%.lua:%d+: nuon%.start_sandbox_run: run_id must be a non%-empty string", msg)
     assert.equal(0, #ts.requests())
   end)
 end)
@@ -248,9 +248,9 @@ describe("known_values", function()
     local c = client()
     finally(function() c:close() end)
     assert.has_error(function() c:sandbox_runs("i", { known_values = { nope = {} } }) end,
-      "nuon: sandbox_runs: option 'known_values' names an unknown enum 'nope'")
+      "nuon.sandbox_runs: option 'known_values' names an unknown enum 'nope'")
     assert.has_error(function() c:sandbox_run("i", "r", { known_values = { run_type = { 1 } } }) end,
-      "nuon: sandbox_run: option 'known_values' must map run_type to a sequence of strings")
+      "nuon.sandbox_run: option 'known_values' must map run_type to a sequence of strings")
     assert.has_error(function() nuon.decode_sandbox_runs("[]", { known_values = 5 }) end,
       "nuon.decode_sandbox_runs: option 'known_values' must be a table (got number)")
     assert.equal(0, #ts.requests())
@@ -582,30 +582,30 @@ describe("argument checks (nuon.args, shared with nuon.resty)", function()
   end
 
   it("raises for a bad install id, naming the method", function()
-    assert.equal("nuon: sandbox_runs: install_id must be a non-empty string (got nil)",
+    assert.equal("nuon.sandbox_runs: install_id must be a non-empty string (got nil)",
       raised(function() c:sandbox_runs() end))
-    assert.equal("nuon: each_sandbox_run: install_id must be a non-empty string (got an empty string)",
+    assert.equal("nuon.each_sandbox_run: install_id must be a non-empty string (got an empty string)",
       raised(function() c:each_sandbox_run("") end))
-    assert.equal("nuon: sandbox_runs_many: install_id must be a non-empty string (got number)",
+    assert.equal("nuon.sandbox_runs_many: install_id must be a non-empty string (got number)",
       raised(function() c:sandbox_runs_many({ ts.demo[1].id, 5 }) end))
   end)
 
   it("raises for bad options, naming the option", function()
     local id = ts.demo[1].id
-    assert.equal("nuon: sandbox_runs: options must be a table (got string)",
+    assert.equal("nuon.sandbox_runs: options must be a table (got string)",
       raised(function() c:sandbox_runs(id, "limit=5") end))
-    assert.equal("nuon: sandbox_runs: unknown option 'limt'",
+    assert.equal("nuon.sandbox_runs: unknown option 'limt'",
       raised(function() c:sandbox_runs(id, { limt = 5 }) end))
-    assert.equal("nuon: sandbox_runs: option 'offset' must be a non-negative integer",
+    assert.equal("nuon.sandbox_runs: option 'offset' must be a non-negative integer",
       raised(function() c:sandbox_runs(id, { offset = -1 }) end))
-    assert.equal("nuon: all_sandbox_runs: option 'page_size' must be a positive integer",
+    assert.equal("nuon.all_sandbox_runs: option 'page_size' must be a positive integer",
       raised(function() c:all_sandbox_runs(id, { page_size = 0 }) end))
-    assert.equal("nuon: start_sandbox_runs: option 'strict' must be a boolean",
+    assert.equal("nuon.start_sandbox_runs: option 'strict' must be a boolean",
       raised(function() c:start_sandbox_runs(id, { strict = 1 }) end))
-    assert.equal("nuon: each_sandbox_run: option 'where' must be a table",
+    assert.equal("nuon.each_sandbox_run: option 'where' must be a table",
       raised(function() c:each_sandbox_run(id, { where = "error" }) end))
     assert.matches("statuz", raised(function() c:all_sandbox_runs(id, { where = { statuz = "x" } }) end))
-    assert.equal("nuon: sandbox_runs_many: option 'concurrency' must be a positive integer",
+    assert.equal("nuon.sandbox_runs_many: option 'concurrency' must be a positive integer",
       raised(function() c:sandbox_runs_many({ id }, { concurrency = 1.5 }) end))
   end)
 end)

@@ -516,15 +516,20 @@ describe("nuon.config.resolve", function()
       failure(nil, { NUON_CONFIG_FILE = config_file("api_token: '" .. TOKEN .. "\1'\norg_id: o\n") })
     end)
 
-    it("blames the line that called the caller of resolve", function()
-      local function new(opts)
-        local s = config.resolve(opts, fakeenv{})
-        return s
-      end
+    it("blames the user's line: the one that called nuon.new, or resolve itself", function()
       local line = debug.getinfo(1, "l").currentline + 1
-      local ok, err = pcall(function() new{ timout = 1 } end)
+      local ok, err = pcall(function() require("nuon").new{ timout = 1 } end)
       assert.is_false(ok)
       assert.matches("config_spec%.lua:" .. line .. ": nuon%.new: unknown option 'timout'$", err)
+      line = debug.getinfo(1, "l").currentline + 1
+      ok, err = pcall(function() config.resolve({ timout = 1 }, fakeenv{}) end)
+      assert.is_false(ok)
+      assert.matches("config_spec%.lua:" .. line .. ": nuon%.new: unknown option 'timout'$", err)
+    end)
+
+    it("names the function it resolves for", function()
+      assert.equal("nuon.resty.new: unknown option 'timout'",
+        select(2, pcall(config.resolve, { timout = 1 }, fakeenv{}, "resty.new")))
     end)
   end)
 end)
@@ -664,5 +669,44 @@ describe("nuon.config.redact", function()
   it("raises for an argument that is not a table", function()
     assert.has_error(function() config.redact("x") end,
       "nuon.config.redact: argument 1 must be a table (got string)")
+  end)
+end)
+
+describe("nuon.config.host_port", function()
+  it("reads host, port and user info", function()
+    assert.same({ "api.nuon.co" }, { config.host_port("api.nuon.co") })
+    assert.same({ "127.0.0.1", 8080 }, { config.host_port("127.0.0.1:8080") })
+    assert.same({ "[::1]", 443 }, { config.host_port("[::1]:443") })
+    assert.same({ "proxy", 3128, "user:p@ss" }, { config.host_port("user:p@ss@proxy:3128") })
+    assert.same({ "my-host.internal_1", 65535 }, { config.host_port("my-host.internal_1:65535") })
+  end)
+
+  it("is nil without a host or with a port outside 1-65535", function()
+    for _, bad in ipairs{ "", ":80", "host:", "host:0", "host:65536", "host:80x", "ho$t", "[zz]:80",
+                          "user@" } do
+      assert.is_nil(config.host_port(bad), bad)
+    end
+  end)
+end)
+
+describe("nuon.config.split_url", function()
+  it("splits a URL into scheme, host, port, path and user info", function()
+    assert.same({ "https", "api.nuon.co", nil, "" }, { config.split_url("https://api.nuon.co") })
+    assert.same({ "http", "127.0.0.1", 8080, "/prefix" }, { config.split_url("HTTP://127.0.0.1:8080/prefix") })
+    assert.same({ "http", "[::1]", 1, "/x", "u:p" }, { config.split_url("http://u:p@[::1]:1/x") })
+  end)
+
+  it("is nil for what is not such a URL", function()
+    for _, bad in ipairs{ "api.nuon.co", "https://", "https:///path", "https://host:0" } do
+      assert.is_nil(config.split_url(bad), bad)
+    end
+  end)
+
+  it("splits every base URL resolve accepts", function()
+    for _, u in ipairs{ "https://api.nuon.co", "http://127.0.0.1:8080", "http://[::1]:8080/nuon/v",
+                        "HTTPS://API.example.com", "https://my-host.internal_1/" } do
+      local s = config.resolve({ token = "t", org_id = "o", base_url = u }, function() end)
+      assert.truthy(config.split_url(s.base_url), u)
+    end
   end)
 end)

@@ -162,15 +162,15 @@ describe("client:all_sandbox_runs_many", function()
 
   it("raises for programmer errors, naming the option, and returns nil, err when closed", function()
     assert.has_error(function() c:all_sandbox_runs_many("x") end,
-      "nuon: all_sandbox_runs_many: install_ids must be a sequence (got string)")
+      "nuon.all_sandbox_runs_many: install_ids must be a sequence (got string)")
     assert.has_error(function() c:all_sandbox_runs_many({ "x" }, { concurrency = 300 }) end,
-      "nuon: all_sandbox_runs_many: option 'concurrency' must be at most 256")
+      "nuon.all_sandbox_runs_many: option 'concurrency' must be at most 256")
     assert.has_error(function() c:all_sandbox_runs_many({ "x" }, { on_progress = 1 }) end,
-      "nuon: all_sandbox_runs_many: option 'on_progress' must be a function")
+      "nuon.all_sandbox_runs_many: option 'on_progress' must be a function")
     assert.has_error(function() c:all_sandbox_runs_many({ "x" }, { limit = 1 }) end,
-      "nuon: all_sandbox_runs_many: unknown option 'limit'")
+      "nuon.all_sandbox_runs_many: unknown option 'limit'")
     assert.has_error(function() c:all_sandbox_runs_many({ "" }) end,
-      "nuon: all_sandbox_runs_many: install_id must be a non-empty string (got an empty string)")
+      "nuon.all_sandbox_runs_many: install_id must be a non-empty string (got an empty string)")
     local c2 = ts.client()
     c2:close()
     local r, err = c2:all_sandbox_runs_many({ "x" })

@@ -51,7 +51,7 @@ describe("integer options", function()
   it("a non-integral or negative value raises naming the option, blaming the caller", function()
     local line = debug.getinfo(1, "l").currentline + 1
     local msg = raised(function() c:sandbox_runs(ID, { limit = 2.5 }) end)
-    assert.equal(("spec/limits_spec.lua:%d: nuon: sandbox_runs: option 'limit' must be a"
+    assert.equal(("spec/limits_spec.lua:%d: nuon.sandbox_runs: option 'limit' must be a"
       .. " non-negative integer"):format(line), msg)
     assert.matches("option 'page_size' must be a positive integer",
       raised(c.all_sandbox_runs, c, ID, { page_size = -1 }))
@@ -159,7 +159,7 @@ describe("errors that say what happened", function()
   it("a 1 MB install id raises a programmer error with the limit", function()
     local id = ("i"):rep(1000000)
     for _, m in ipairs{ "sandbox_runs", "all_sandbox_runs", "start_sandbox_runs" } do
-      assert.matches("nuon: " .. m .. ": install_id is 1000000 bytes, at most 1024",
+      assert.matches("nuon%." .. m .. ": install_id is 1000000 bytes, at most 1024",
         raised(c[m], c, id))
     end
     assert.matches("install_id is 1000000 bytes, at most 1024",

@@ -753,12 +753,12 @@ describe("nuon.resty in nginx", function()
     it("raises for bad arguments as nuon.client does, blaming the caller's line", function()
       local r = call{ op = "badargs", install = DEMO1 }
       local want = {
-        "nuon: sandbox_runs: install_id must be a non-empty string (got nil)",
-        "nuon: sandbox_runs: unknown option 'limt'",
-        "nuon: each_sandbox_run: install_id must be a non-empty string (got an empty string)",
-        "nuon: all_sandbox_runs: option 'page_size' must be a positive integer",
-        "nuon.filter: unknown key 'statuz'",
-        "nuon: sandbox_runs_many: option 'concurrency' must be a positive integer",
+        "nuon.sandbox_runs: install_id must be a non-empty string (got nil)",
+        "nuon.sandbox_runs: unknown option 'limt'",
+        "nuon.each_sandbox_run: install_id must be a non-empty string (got an empty string)",
+        "nuon.all_sandbox_runs: option 'page_size' must be a positive integer",
+        "nuon.all_sandbox_runs: option 'where': unknown key 'statuz'",
+        "nuon.sandbox_runs_many: option 'concurrency' must be a positive integer",
       }
       assert.equal(#want, #r.calls)
       for i, w in ipairs(want) do

@@ -173,6 +173,29 @@ describe("client:wait_sandbox_run", function()
     assert.is_true(#requests_for(INSTALL) >= 4)
   end)
 
+  it("sleeps and reads the clock with the C core by default, without LuaSocket", function()
+    serve("applying")
+    local core = require "nuon.core"
+    local loaded, preload = package.loaded.socket, package.preload.socket
+    package.loaded.socket = nil
+    package.preload.socket = function() error("LuaSocket is not installed") end
+    -- a fresh copy of nuon.wait, which has chosen no default yet
+    local wait = package.loaded["nuon.wait"]
+    package.loaded["nuon.wait"] = nil
+    local fresh = require "nuon.wait"
+    finally(function()
+      package.loaded.socket, package.preload.socket = loaded, preload
+      package.loaded["nuon.wait"] = wait
+    end)
+    local t0 = core.now()
+    local run, err = fresh.wait_sandbox_run(c, INSTALL, RUN_ID, { timeout = 0.3, interval = 0.1 })
+    local took = core.now() - t0
+    assert.is_nil(run)
+    -- fractions of a second, both ways: not os.time's whole seconds
+    assert.matches(" after 0%.[3-9]s %(timeout 0%.3s%)$", err.message)
+    assert.is_true(took >= 0.3 and took < 0.9, "took " .. took)
+  end)
+
   it("treats an unknown status as not final, and names it on timeout", function()
     local t = fake_time{ "queued", "brand-new-status" }
     local calls, on_change = recorder()
@@ -369,37 +392,37 @@ describe("client:wait_sandbox_run", function()
       local args, n = { ... }, select("#", ...)
       return function() c:wait_sandbox_run(unpack(args, 1, n)) end
     end
-    assert.has_error(e(nil, RUN_ID), "nuon: wait_sandbox_run: install_id must be a non-empty string (got nil)")
+    assert.has_error(e(nil, RUN_ID), "nuon.wait_sandbox_run: install_id must be a non-empty string (got nil)")
     assert.has_error(e("", RUN_ID),
-      "nuon: wait_sandbox_run: install_id must be a non-empty string (got an empty string)")
-    assert.has_error(e(INSTALL, 5), "nuon: wait_sandbox_run: run_id must be a non-empty string (got number)")
-    assert.has_error(e(INSTALL, RUN_ID, "x"), "nuon: wait_sandbox_run: options must be a table (got string)")
-    assert.has_error(e(INSTALL, RUN_ID, { timout = 1 }), "nuon: wait_sandbox_run: unknown option 'timout'")
+      "nuon.wait_sandbox_run: install_id must be a non-empty string (got an empty string)")
+    assert.has_error(e(INSTALL, 5), "nuon.wait_sandbox_run: run_id must be a non-empty string (got number)")
+    assert.has_error(e(INSTALL, RUN_ID, "x"), "nuon.wait_sandbox_run: options must be a table (got string)")
+    assert.has_error(e(INSTALL, RUN_ID, { timout = 1 }), "nuon.wait_sandbox_run: unknown option 'timout'")
     assert.has_error(e(INSTALL, RUN_ID, { timeout = -1 }),
-      "nuon: wait_sandbox_run: option 'timeout' must be a positive number")
+      "nuon.wait_sandbox_run: option 'timeout' must be a positive number")
     assert.has_error(e(INSTALL, RUN_ID, { interval = 0 / 0 }),
-      "nuon: wait_sandbox_run: option 'interval' must be a positive number")
+      "nuon.wait_sandbox_run: option 'interval' must be a positive number")
     assert.has_error(e(INSTALL, RUN_ID, { search = 1.5 }),
-      "nuon: wait_sandbox_run: option 'search' must be a positive integer")
+      "nuon.wait_sandbox_run: option 'search' must be a positive integer")
     assert.has_error(e(INSTALL, RUN_ID, { on_change = "print" }),
-      "nuon: wait_sandbox_run: option 'on_change' must be a function")
-    assert.has_error(e(INSTALL, RUN_ID, { sleep = {} }), "nuon: wait_sandbox_run: option 'sleep' must be a function")
+      "nuon.wait_sandbox_run: option 'on_change' must be a function")
+    assert.has_error(e(INSTALL, RUN_ID, { sleep = {} }), "nuon.wait_sandbox_run: option 'sleep' must be a function")
     assert.has_error(e(INSTALL, RUN_ID, { final = { "a", 1 } }),
-      "nuon: wait_sandbox_run: option 'final' must be a function or a sequence of statuses")
+      "nuon.wait_sandbox_run: option 'final' must be a function or a sequence of statuses")
     assert.has_error(e(INSTALL, RUN_ID, { interval = 5, max_interval = 2 }),
-      "nuon: wait_sandbox_run: option 'max_interval' must not be less than 'interval'")
+      "nuon.wait_sandbox_run: option 'max_interval' must not be less than 'interval'")
     assert.has_error(function() c.wait_sandbox_run(nil, INSTALL, RUN_ID) end,
-      "nuon: wait_sandbox_run: client must be a nuon client (got nil)")
+      "nuon.wait_sandbox_run: client must be a nuon client (got nil)")
     assert.equal(0, #ts.requests())
   end)
 
   it("blames the caller's line for a bad argument", function()
     local ok, msg = pcall(c.wait_sandbox_run, c, INSTALL, RUN_ID, { bogus = 1 })
     assert.is_false(ok)
-    assert.equal("nuon: wait_sandbox_run: unknown option 'bogus'", msg) -- pcall is the caller: no position
+    assert.equal("nuon.wait_sandbox_run: unknown option 'bogus'", msg) -- pcall is the caller: no position
     local ok2, msg2 = pcall(function() local r = c:wait_sandbox_run(INSTALL, nil); return r end)
     assert.is_false(ok2)
-    assert.matches("wait_spec%.lua:%d+: nuon: wait_sandbox_run: run_id must be", msg2)
+    assert.matches("wait_spec%.lua:%d+: nuon%.wait_sandbox_run: run_id must be", msg2)
   end)
 end)
 
@@ -474,11 +497,11 @@ describe("client:latest_sandbox_run", function()
   it("raises on bad arguments, blaming the caller", function()
     local ok, msg = pcall(function() local r = c:latest_sandbox_run(ts.demo[1].id, { bogus = true }); return r end)
     assert.is_false(ok)
-    assert.matches("wait_spec%.lua:%d+: nuon%.filter: unknown key 'bogus'$", msg)
+    assert.matches("wait_spec%.lua:%d+: nuon%.latest_sandbox_run: unknown key 'bogus'$", msg)
     assert.has_error(function() c:latest_sandbox_run(nil) end,
-      "nuon: latest_sandbox_run: install_id must be a non-empty string (got nil)")
+      "nuon.latest_sandbox_run: install_id must be a non-empty string (got nil)")
     assert.has_error(function() c:latest_sandbox_run("x", "status") end,
-      "nuon.filter: where must be a table (got string)")
+      "nuon.latest_sandbox_run: where must be a table (got string)")
     assert.equal(0, #ts.requests())
   end)
 end)

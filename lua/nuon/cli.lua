@@ -252,6 +252,11 @@ local function where_of(o)
   return where
 end
 
+-- Writes lines to stdout, each with its newline.
+local function write_lines(out, lines)
+  for _, line in ipairs(lines) do out.stdout:write(line, "\n") end
+end
+
 local CSV_COLUMNS = { "id", "created_at", "updated_at", "run_type", "status", "job_status",
                       "status_description", "install_id" }
 
@@ -272,9 +277,7 @@ local function cmd_list(p, out)
     out.stdout:write(fmt.csv_row(header, CSV_COLUMNS))
     for k = 1, #runs do out.stdout:write(fmt.csv_row(fmt.run_row(runs[k]), CSV_COLUMNS)) end
   else
-    for _, line in ipairs(fmt.table(fmt.run_rows(runs), fmt.RUN_COLUMNS)) do
-      out.stdout:write(line, "\n")
-    end
+    write_lines(out, fmt.table(fmt.run_rows(runs), fmt.RUN_COLUMNS))
   end
   print_warnings(out.stderr, runs.warnings)
   return EXIT_OK
@@ -293,9 +296,7 @@ local function cmd_get(p, out)
     for k, v in pairs(run) do if k ~= "warnings" then plain[k] = v end end
     out.stdout:write(fmt.json(plain), "\n")
   else
-    for _, line in ipairs(fmt.table(fmt.run_rows({ run }), fmt.RUN_COLUMNS)) do
-      out.stdout:write(line, "\n")
-    end
+    write_lines(out, fmt.table(fmt.run_rows({ run }), fmt.RUN_COLUMNS))
   end
   print_warnings(out.stderr, run.warnings)
   return EXIT_OK
@@ -410,7 +411,7 @@ local function cmd_summary(p, out)
     out.stdout:write(fmt.json({ installs = by_install, total = summary_json(total) }, { indent = "  " }), "\n")
   else
     rows[#rows + 1] = summary_row("total", total)
-    for _, line in ipairs(fmt.table(rows, SUMMARY_COLUMNS)) do out.stdout:write(line, "\n") end
+    write_lines(out, fmt.table(rows, SUMMARY_COLUMNS))
   end
   return failed > 0 and EXIT_ERROR or EXIT_OK
 end

@@ -4,9 +4,10 @@ local core = require "nuon.core"
 local config = require "nuon.config"
 local Pager = require "nuon.pager"
 local args = require "nuon.args"
+local errors = require "nuon.errors"
 local Fleet = require "nuon.fleet"
 
-local type, error, setmetatable = type, error, setmetatable
+local setmetatable = setmetatable
 local min, max = math.min, math.max
 
 local Client = {}
@@ -51,58 +52,67 @@ function Client:close()
 end
 mt.__close = Client.close
 
--- A new error each time: a caller may add fields to the one it gets.
-local function closed_err()
-  return setmetatable({ kind = "config", message = "the client is closed", retryable = false },
-    core.error_mt)
+-- The methods of one request on the C handle.  Each checks its arguments
+-- (raising as `fname`), then calls the handle's `call`: nil, err when the
+-- client is closed.  A page's methods take (install_id, opts) ...
+local function page_request(fname, call)
+  return function(self, install_id, opts)
+    args.install_id(fname, install_id)
+    opts = args.opts(fname, opts, args.RUNS)
+    local h = self._core
+    if not h then return nil, errors.closed() end
+    return h[call](h, install_id, opts.limit, opts.offset, opts.page, opts.strict,
+      known(self.known_values, opts.known_values))
+  end
 end
 
+-- ... and one run's (install_id, run_id, opts).
+local function run_request(fname, call)
+  return function(self, install_id, run_id, opts)
+    args.install_id(fname, install_id)
+    args.run_id(fname, run_id)
+    opts = args.opts(fname, opts, args.RUN)
+    if not self._core then return nil, errors.closed() end
+    return self._core[call](self._core, install_id, run_id, opts.strict,
+      known(self.known_values, opts.known_values))
+  end
+end
 
 --- Lists one page of an install's sandbox runs.
+-- @function Client:sandbox_runs
 -- @tparam string install_id
 -- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`, `known_values`
 -- @return runs (with `.page` and `.warnings`) or nil, err
-function Client:sandbox_runs(install_id, opts)
-  args.install_id("sandbox_runs", install_id)
-  opts = args.opts("sandbox_runs", opts, args.RUNS)
-  local h = self._core
-  if not h then return nil, closed_err() end
-  return h:sandbox_runs(install_id, opts.limit, opts.offset, opts.page, opts.strict,
-    known(self.known_values, opts.known_values))
-end
+Client.sandbox_runs = page_request("sandbox_runs", "sandbox_runs")
+
+--- Starts a request without blocking, for an event loop to drive (see
+-- nuon.nvim and the README): `req:sockets()`, `req:timeout()`,
+-- `req:step(fd, events)`, `req:done()`, `req:result()`.
+-- @function Client:start_sandbox_runs
+-- @tparam string install_id
+-- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
+-- @return a nuon.request, or nil, err when the client is closed
+Client.start_sandbox_runs = page_request("start_sandbox_runs", "start")
 
 --- One run: `GET {base_url}/v1/installs/{install_id}/sandbox-runs/{run_id}`
 -- (today's server; the install id is not checked by it).  A run that does not
 -- exist is `nil, err` with `err.kind == "http"` and `err.status == 404`.
+-- @function Client:sandbox_run
 -- @tparam string install_id
 -- @tparam string run_id
 -- @tparam[opt] table opts `strict`, `known_values`
 -- @return the run (with `.warnings`, paths starting at the run:
 --   `.runner_jobs[1].status`; `nuon.meta(run).api_version`), or nil, err
-function Client:sandbox_run(install_id, run_id, opts)
-  args.install_id("sandbox_run", install_id)
-  args.run_id("sandbox_run", run_id)
-  opts = args.opts("sandbox_run", opts, args.RUN)
-  local h = self._core
-  if not h then return nil, closed_err() end
-  return h:sandbox_run(install_id, run_id, opts.strict, known(self.known_values, opts.known_values))
-end
+Client.sandbox_run = run_request("sandbox_run", "sandbox_run")
 
 --- Starts the request of `sandbox_run` without blocking, for an event loop
 -- to drive (as `start_sandbox_runs`); `req:result()` gives run | nil, err.
+-- @function Client:start_sandbox_run
 -- @tparam string install_id
 -- @tparam string run_id
 -- @tparam[opt] table opts `strict`, `known_values`
 -- @return a nuon.request, or nil, err when the client is closed
-function Client:start_sandbox_run(install_id, run_id, opts)
-  args.install_id("start_sandbox_run", install_id)
-  args.run_id("start_sandbox_run", run_id)
-  opts = args.opts("start_sandbox_run", opts, args.RUN)
-  local h = self._core
-  if not h then return nil, closed_err() end
-  return h:start_run(install_id, run_id, opts.strict, known(self.known_values, opts.known_values))
-end
-
+Client.start_sandbox_run = run_request("start_sandbox_run", "start_run")
 
 --- The request URL of `sandbox_runs(install_id, opts)` (no request is made),
 -- built by the C core as every request's is.
@@ -113,21 +123,21 @@ function Client:url(install_id, opts)
   args.install_id("url", install_id)
   opts = args.opts("url", opts, args.RUNS)
   local h = self._core
-  if not h then error("nuon: url: the client is closed", 2) end
+  if not h then errors.raise("url", "the client is closed") end
   return h:url(install_id, opts.limit, opts.offset, opts.page)
 end
 
 -- Pages through an install's runs: returns next(), which gives a run, nil
 -- when done, or false, err when a page failed.
 local function pages(self, fname, install_id, opts)
-  args.install_id(fname, install_id, 4) -- 4: blame the caller of the method
-  opts = args.opts(fname, opts, args.PAGES, 4)
+  args.install_id(fname, install_id)
+  opts = args.opts(fname, opts, args.PAGES)
   local p = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
-                        max = opts.max }, 4) -- the same level as above
+                        max = opts.max })
   local strict, kv = opts.strict, known(self.known_values, opts.known_values)
   local next_run = p:runs(function(limit, offset)
     local h = self._core
-    if not h then return nil, closed_err() end
+    if not h then return nil, errors.closed() end
     return h:sandbox_runs(install_id, limit, offset, nil, strict, kv)
   end)
   return next_run, p.warnings
@@ -151,22 +161,6 @@ function Client:all_sandbox_runs(install_id, opts)
   return Pager.collect(pages(self, "all_sandbox_runs", install_id, opts))
 end
 
---- Starts a request without blocking, for an event loop to drive (see
--- nuon.nvim and the README): `req:sockets()`, `req:timeout()`,
--- `req:step(fd, events)`, `req:done()`, `req:result()`.
--- @tparam string install_id
--- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`
--- @return a nuon.request, or nil, err when the client is closed
-function Client:start_sandbox_runs(install_id, opts)
-  args.install_id("start_sandbox_runs", install_id)
-  opts = args.opts("start_sandbox_runs", opts, args.RUNS)
-  local h = self._core
-  if not h then return nil, closed_err() end
-  return h:start(install_id, opts.limit, opts.offset, opts.page, opts.strict,
-    known(self.known_values, opts.known_values))
-end
-
-
 --- Lists one page of runs for each of many installs, concurrently.
 -- `results[id]` is `{ runs = ... }` or `{ err = ... }`; the call itself
 -- fails only when the client is closed.
@@ -174,16 +168,10 @@ end
 -- @tparam[opt] table opts `concurrency` (8, at most 256), `limit`, `offset`, `strict`
 -- @return results, or nil, err
 function Client:sandbox_runs_many(install_ids, opts)
-  if type(install_ids) ~= "table" then
-    error(("nuon: sandbox_runs_many: install_ids must be a sequence (got %s)"):format(type(install_ids)), 2)
-  end
-  for k = 1, #install_ids do args.install_id("sandbox_runs_many", install_ids[k]) end
+  args.install_ids("sandbox_runs_many", install_ids)
   opts = args.opts("sandbox_runs_many", opts, args.MANY)
-  if opts.concurrency and opts.concurrency > 256 then
-    error("nuon: sandbox_runs_many: option 'concurrency' must be at most 256", 2)
-  end
   local h = self._core
-  if not h then return nil, closed_err() end
+  if not h then return nil, errors.closed() end
   local results, k, n = {}, 0, #install_ids
   local limit, offset = opts.limit, opts.offset
   if n == 0 then return results end
@@ -212,9 +200,9 @@ end
 --   once at the end)
 -- @return results, or nil, err when the client is closed
 function Client:all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts, 2)
+  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts)
   local h = self._core
-  if not h then return nil, closed_err() end
+  if not h then return nil, errors.closed() end
   if fleet:finished() then return fleet.results end
   h:batch(min(fleet.concurrency, #fleet.ids), function() return fleet:next() end,
     function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
@@ -231,9 +219,9 @@ end
 -- @tparam[opt] table opts as for `all_sandbox_runs_many`
 -- @return a nuon.batch, or nil, err when the client is closed
 function Client:start_all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("start_all_sandbox_runs_many", install_ids, opts, 2)
+  local fleet = Fleet.new("start_all_sandbox_runs_many", install_ids, opts)
   local h = self._core
-  if not h then return nil, closed_err() end
+  if not h then return nil, errors.closed() end
   return h:start_batch(min(fleet.concurrency, max(#fleet.ids, 1)), function() return fleet:next() end,
     function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
     known(self.known_values, fleet.known_values), function() return fleet.results end)

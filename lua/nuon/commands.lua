@@ -74,7 +74,7 @@ end
 local function fetch_run(client, install_id, run_id, callback)
   local nvim, wait = require "nuon.nvim", require "nuon.wait"
   local function not_found()
-    return require("nuon").error("http", ("run %s not found (install %s)"):format(run_id, install_id),
+    return require("nuon.errors").new("http", ("run %s not found (install %s)"):format(run_id, install_id),
       { status = 404, retryable = false })
   end
   return nvim.sandbox_run(client, install_id, run_id, nil, function(run, err)

@@ -4,19 +4,24 @@
 -- option > environment (NUON_API_TOKEN, NUON_ORG_ID, NUON_API_URL) > config
 -- file (api_token, org_id, api_url in ~/.nuon or NUON_CONFIG_FILE) > default.
 -- Every mistake here is the programmer's or the user's configuration, and
--- `nuon.new` has no `nil, err` path: they raise, with the option named and
--- the token never shown.
+-- `nuon.new` has no `nil, err` path: they raise (`nuon.errors.raise`), with
+-- the option named and the token never shown.  What each option must be is
+-- `nuon.args`' (its `KINDS`); how a URL splits into host and port is here
+-- (`split_url`, `host_port`), for every transport.
 --
 -- @module nuon.config
-local type, pairs, tostring, tonumber, error = type, pairs, tostring, tonumber, error
+local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
 local open = io.open
 local getenv = os.getenv
-local floor, huge = math.floor, math.huge
+local floor = math.floor
 local tointeger = math.tointeger -- nil on LuaJIT
-local byte, char, sub, find, match, gsub, gmatch =
-  string.byte, string.char, string.sub, string.find, string.match, string.gsub, string.gmatch
-local concat, sort = table.concat, table.sort
-local LIMITS = require("nuon.core").limits
+local byte, char, sub, find, match, gsub, gmatch, lower =
+  string.byte, string.char, string.sub, string.find, string.match, string.gsub, string.gmatch, string.lower
+local concat = table.concat
+local core = require "nuon.core"
+local args = require "nuon.args"
+local raise = require("nuon.errors").raise
+local LIMITS = core.limits
 
 local _M = {}
 
@@ -34,47 +39,19 @@ local DEFAULTS = {
   max_runs = LIMITS.default_max_runs,
 }
 
--- Option name -> kind of value, in the order options are checked.
+-- Option name -> kind of value (nuon.args.KINDS), in the order options are checked.
 local ORDER = {
   "token", "org_id", "base_url", "config_file", "timeout", "connect_timeout", "retries",
   "max_backoff", "strict", "verify_tls", "ca_file", "proxy", "user_agent", "max_body",
   "compress", "max_runs", "known_values",
 }
 local KIND = {
-  token = "string", org_id = "string", base_url = "url", config_file = "string",
+  token = "string", org_id = "string", base_url = "string", config_file = "string",
   timeout = "seconds", connect_timeout = "seconds", retries = "retries",
   max_backoff = "backoff", strict = "boolean", verify_tls = "boolean",
   ca_file = "string", proxy = "string", user_agent = "string", max_body = "size",
   compress = "boolean", max_runs = "size", known_values = "known_values",
 }
-
--- The numeric kinds: lowest, highest, integer?  The bounds are the C core's
--- (core.limits), so a value accepted here is one it can hold.
-local RANGE = {
-  seconds = { LIMITS.min_seconds, LIMITS.max_seconds, false },
-  backoff = { 0, LIMITS.max_seconds, false },
-  retries = { 0, LIMITS.max_retries, true },
-  size = { 1, LIMITS.max_int, true },
-}
-
--- Values shown in messages: numbers as numbers, anything else by type.
-local function show(v)
-  if type(v) ~= "number" then return type(v) end
-  if v ~= v then return "nan" end
-  if v == huge then return "inf" end
-  if v == -huge then return "-inf" end
-  return tostring(v)
-end
-
--- A bound as messages write it: 2^53 by name, as the C core does.
-local function bound(v)
-  if v == LIMITS.max_int then return "2^53" end
-  return ("%.14g"):format(v)
-end
-
-local function finite(v)
-  return type(v) == "number" and v == v and v ~= huge and v ~= -huge
-end
 
 local function int(v)
   if tointeger then return tointeger(v) or v end
@@ -228,7 +205,7 @@ end
 -- @return a table key -> string, or nil and "line N: message"
 function _M.parse_yaml(text)
   if type(text) ~= "string" then
-    error("nuon.config.parse_yaml: argument 1 must be a string (got " .. type(text) .. ")", 2)
+    raise("config.parse_yaml", "argument 1 must be a string (got %s)", type(text))
   end
   if sub(text, 1, 3) == BOM then text = sub(text, 4) end
   local out, lineno = {}, 0
@@ -252,34 +229,54 @@ function _M.parse_yaml(text)
 end
 
 -- ---------------------------------------------------------------------------
--- Validation
+-- URLs
 
--- The option checks: value -> nil when fine, else what it must be.
-local function check_kind(kind, v)
-  if kind == "string" or kind == "url" then
-    if type(v) ~= "string" then return "must be a non-empty string (got " .. type(v) .. ")" end
-    if v == "" then return "must be a non-empty string (got an empty string)" end
-  elseif kind == "boolean" then
-    if type(v) ~= "boolean" then return "must be a boolean (got " .. type(v) .. ")" end
-  elseif kind == "known_values" then
-    local ok, msg = require("nuon.core").check_known_values(v)
-    if not ok then return msg end
+--- The host and port of a URL's authority, `[user[:password]@]host[:port]`:
+-- host (an IPv6 address keeps its brackets), port (a number, or nil when
+-- absent), user info (or nil); or nil when there is no host or the port is
+-- not 1-65535.  The one reading of a host and port, for the base URL and
+-- for proxies.
+-- @tparam string authority
+-- @return host, port, userinfo
+function _M.host_port(authority)
+  local userinfo, hostport = match(authority, "^(.*)@([^@]*)$")
+  if not userinfo then hostport = authority end
+  local host, port
+  if sub(hostport, 1, 1) == "[" then
+    host, port = match(hostport, "^(%[[%x:.]+%])(.*)$")
   else
-    local r = RANGE[kind]
-    local lo, hi, integral = r[1], r[2], r[3]
-    if not finite(v) or v < lo or v > hi or (integral and v ~= floor(v)) then
-      return ("must be %s from %s to %s (got %s)"):format(
-        integral and "an integer" or "a number of seconds", bound(lo), bound(hi), show(v))
-    end
+    host, port = match(hostport, "^([%w.%-_~%%]+)(.*)$")
   end
+  if not host then return nil end
+  if port == "" then return host, nil, userinfo end
+  port = tonumber(match(port, "^:(%d+)$"))
+  if not (port and port >= 1 and port <= 65535) then return nil end
+  return host, port, userinfo
 end
+local host_port = _M.host_port
+
+--- Splits a URL `scheme://authority/path`: scheme (lower case), host, port
+-- (or nil), path (possibly ""), user info (or nil); nil when it is not such
+-- a URL.  For the base URL `resolve` returns: its transport needs no more.
+-- @tparam string url
+-- @return scheme, host, port, path, userinfo
+function _M.split_url(url)
+  local scheme, authority, path = match(url, "^(%a[%w+.%-]*)://([^/?#]*)(.*)$")
+  if not scheme then return nil end
+  local host, port, userinfo = host_port(authority)
+  if not host then return nil end
+  return lower(scheme), host, port, path, userinfo
+end
+
+-- ---------------------------------------------------------------------------
+-- Validation
 
 local function has_control(s)
   return find(s, "%c") ~= nil
 end
 
 local function control_message(label)
-  return "nuon.new: " .. label .. " contains a control character (CR, LF or NUL)"
+  return label .. " contains a control character (CR, LF or NUL)"
 end
 
 -- A URL for a message: user info hidden, bounded, control characters escaped.
@@ -295,32 +292,23 @@ local function check_url(url, label, token)
   -- never echo a value that holds the token (say, arguments swapped)
   local got = ""
   if not (token and find(url, token, 1, true)) then got = " (got " .. quote_url(url) .. ")" end
-  local prefix = "nuon.new: " .. label
   if find(url, "[%s%c]") then
-    return nil, prefix .. " must not contain whitespace or control characters"
+    return nil, label .. " must not contain whitespace or control characters"
   end
   local scheme, rest = match(url, "^(%a[%w+.%-]*)://(.*)$")
-  scheme = scheme and scheme:lower()
+  scheme = scheme and lower(scheme)
   if scheme ~= "http" and scheme ~= "https" then
-    return nil, prefix .. " must be an http:// or https:// URL with a host" .. got
+    return nil, label .. " must be an http:// or https:// URL with a host" .. got
   end
   if find(rest, "[?#]") then
-    return nil, prefix .. " must not have a query or fragment" .. got
+    return nil, label .. " must not have a query or fragment" .. got
   end
   local authority = match(rest, "^[^/]*")
   if find(authority, "@", 1, true) then
-    return nil, prefix .. " must not contain user info (user:password@)"
+    return nil, label .. " must not contain user info (user:password@)"
   end
-  local host, port
-  if sub(authority, 1, 1) == "[" then
-    host, port = match(authority, "^(%[[%x:.]+%])(.*)$")
-  else
-    host, port = match(authority, "^([%w.%-_~%%]+)(.*)$")
-  end
-  local portnum = port and match(port, "^:(%d+)$")
-  portnum = portnum and tonumber(portnum)
-  if not host or (port ~= "" and not (portnum and portnum >= 1 and portnum <= 65535)) then
-    return nil, prefix .. " must be an http:// or https:// URL with a host" .. got
+  if not host_port(authority) then
+    return nil, label .. " must be an http:// or https:// URL with a host" .. got
   end
   return (gsub(url, "/+$", ""))
 end
@@ -336,18 +324,18 @@ local function read_file(path, explicit)
   local f, msg, code = open(path, "rb")
   if not f then
     if code == ENOENT or code == ENOTDIR then
-      if explicit then return nil, "nuon.new: option 'config_file': no such file: " .. path end
+      if explicit then return nil, "option 'config_file': no such file: " .. path end
       return false
     end
-    return nil, "nuon.new: cannot read config file " .. tostring(msg)
+    return nil, "cannot read config file " .. tostring(msg)
   end
   local text, rerr = f:read("*a")
   f:close()
   if not text then
-    return nil, "nuon.new: cannot read config file " .. path .. ": " .. tostring(rerr)
+    return nil, "cannot read config file " .. path .. ": " .. tostring(rerr)
   end
   local t, perr = _M.parse_yaml(text)
-  if not t then return nil, "nuon.new: cannot parse config file " .. path .. ": " .. perr end
+  if not t then return nil, "cannot parse config file " .. path .. ": " .. perr end
   return t
 end
 
@@ -367,7 +355,7 @@ local SOURCED = {
 local function build(opts, env)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
-    return nil, "nuon.new: options must be a table (got " .. type(opts) .. ")"
+    return nil, "options must be a table (got " .. type(opts) .. ")"
   end
   if env == nil then env = getenv end
   local function getvar(name)
@@ -376,16 +364,8 @@ local function build(opts, env)
     return v
   end
 
-  local unknown
-  for k in pairs(opts) do
-    if not KIND[k] then
-      unknown = unknown or {}
-      unknown[#unknown + 1] = tostring(k)
-    end
-  end
-  if unknown then
-    sort(unknown)
-    local name = unknown[1]
+  local name = args.unknown_key(opts, KIND)
+  if name then
     -- a key is shown only when it cannot be a secret (say, { [token] = true })
     local secrets = { opts.token, env("NUON_API_TOKEN") }
     local shown = #name <= 40 and find(name, "^[%w_.%-]+$") ~= nil
@@ -393,24 +373,24 @@ local function build(opts, env)
       local t = secrets[i]
       if type(t) == "string" and t ~= "" and find(name, t, 1, true) then shown = false end
     end
-    if not shown then return nil, "nuon.new: unknown option (its name is not shown)" end
-    return nil, "nuon.new: unknown option '" .. name .. "'"
+    if not shown then return nil, "unknown option (its name is not shown)" end
+    return nil, "unknown option '" .. name .. "'"
   end
 
   local s = {}
   for k, v in pairs(DEFAULTS) do s[k] = v end
   for i = 1, #ORDER do
-    local name = ORDER[i]
-    local v = opts[name]
+    local option = ORDER[i]
+    local v = opts[option]
     if v ~= nil then
-      local kind = KIND[name]
-      local msg = check_kind(kind, v)
-      if msg then return nil, "nuon.new: option '" .. name .. "' " .. msg end
-      if kind == "string" and has_control(v) then
-        return nil, control_message("option '" .. name .. "'")
+      local words = args.check(KIND[option], v, true)
+      if words then return nil, "option '" .. option .. "'" .. words end
+      -- base_url: check_url says more
+      if type(v) == "string" and option ~= "base_url" and has_control(v) then
+        return nil, control_message("option '" .. option .. "'")
       end
       if type(v) == "number" then v = int(v) end
-      s[name] = v
+      s[option] = v
     end
   end
 
@@ -461,11 +441,11 @@ local function build(opts, env)
 
   local where = path or "~/.nuon"
   if s.token == nil then
-    return nil, "nuon.new: no API token: pass token, set NUON_API_TOKEN, or set api_token in "
+    return nil, "no API token: pass token, set NUON_API_TOKEN, or set api_token in "
       .. where
   end
   if s.org_id == nil then
-    return nil, "nuon.new: no org id: pass org_id, set NUON_ORG_ID, or set org_id in " .. where
+    return nil, "no org id: pass org_id, set NUON_ORG_ID, or set org_id in " .. where
   end
 
   -- > default
@@ -478,22 +458,22 @@ local function build(opts, env)
   return s
 end
 
---- Resolves and validates the settings of `nuon.new`.
+--- Resolves and validates the settings of `nuon.new`.  A mistake raises
+-- as `fname` (see nuon.errors), blaming the user's line.
 -- @tparam[opt] table opts the user's options (never modified)
 -- @tparam[opt=os.getenv] function env name -> string|nil
--- @tparam[opt=2] integer level as in error(), counted from the caller of
---   resolve: 1 blames the caller's line, 2 (right for nuon.new calling
---   resolve) the line that called nuon.new
+-- @tparam[opt="new"] string fname the public function resolving them
+--   (`"new"`, `"resty.new"`); anything but a string is taken as "new"
 -- @treturn table a new table: token, org_id, base_url, config_file (the file
 --   read, or nil), timeout, connect_timeout, retries, max_backoff, strict,
 --   verify_tls, ca_file, proxy, user_agent, max_body, compress, and token_source,
 --   org_source, url_source ("option", "env", "file" or "default")
-function _M.resolve(opts, env, level)
+function _M.resolve(opts, env, fname)
   if env ~= nil and type(env) ~= "function" then
-    error("nuon.config.resolve: env must be a function (got " .. type(env) .. ")", 2)
+    raise("config.resolve", "env must be a function (got %s)", type(env))
   end
   local s, err = build(opts, env)
-  if not s then error(err, (level or 2) + 1) end
+  if not s then raise(type(fname) == "string" and fname or "new", err) end
   return s
 end
 
@@ -503,7 +483,7 @@ end
 -- @treturn table
 function _M.redact(settings)
   if type(settings) ~= "table" then
-    error("nuon.config.redact: argument 1 must be a table (got " .. type(settings) .. ")", 2)
+    raise("config.redact", "argument 1 must be a table (got %s)", type(settings))
   end
   local out = {}
   for k, v in pairs(settings) do out[k] = v end

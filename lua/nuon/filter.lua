@@ -1,15 +1,19 @@
 --- nuon.filter: where-clauses over sandbox runs (`nuon.filter`).
 --
--- `compile` validates a where table once and returns a fast predicate: the
+-- `check` validates a where table once and returns a fast predicate: the
 -- string conditions become sets, since/until become epoch numbers, and each
 -- run's created_at is parsed at most once (a weak-keyed cache on the run).
+-- Its messages name no function: `apply` (`nuon.filter`), `compile`, the
+-- `where` option of the paging methods (nuon.args) and `latest_sandbox_run`
+-- raise them under their own names.
 --
 -- @module nuon.filter
-local type, pairs, tostring, error = type, pairs, tostring, error
-local getmetatable, setmetatable = getmetatable, setmetatable
-local sort = table.sort
+local type, setmetatable = type, setmetatable
 local time = require "nuon.time"
+local args = require "nuon.args"
+local raise = require("nuon.errors").raise
 local parse_uncached, check_epoch = time.parse_uncached, time.check_epoch
+local string_set, callable, unknown_key = args.string_set, args.callable, args.unknown_key
 
 local _M = {}
 
@@ -40,49 +44,19 @@ local function created_epoch(run)
 end
 _M.created_epoch = created_epoch
 
--- A string or a sequence of strings -> a set, or nil on a bad value.
-local function string_set(v)
-  if type(v) == "string" then return { [v] = true } end
-  if type(v) ~= "table" then return nil end
-  local set, n, count = {}, #v, 0
-  for _, s in pairs(v) do
-    if type(s) ~= "string" then return nil end
-    set[s] = true
-    count = count + 1
-  end
-  if count ~= n then return nil end -- holes or non-integer keys
-  for i = 1, n do
-    if v[i] == nil then return nil end
-  end
-  return set
-end
-
-local function callable(f)
-  if type(f) == "function" then return true end
-  local m = getmetatable(f)
-  return type(m) == "table" and m.__call ~= nil
-end
-
 local function match_all() return true end
 
--- Validates `where`; returns predicate, info or nil, message.
-local function build(where)
+--- Validates a where table without raising (see `compile` for its keys).
+-- @tparam[opt] table where
+-- @return predicate, info; or nil and a message naming no function
+--   ("unknown key 'x'", "'since' must be ...")
+function _M.check(where)
   if where == nil then return match_all, {} end
   if type(where) ~= "table" then
-    return nil, "nuon.filter: where must be a table (got " .. type(where) .. ")"
+    return nil, "where must be a table (got " .. type(where) .. ")"
   end
-
-  local unknown
-  for k in pairs(where) do
-    if not KNOWN[k] then
-      unknown = unknown or {}
-      unknown[#unknown + 1] = tostring(k)
-    end
-  end
-  if unknown then
-    sort(unknown)
-    return nil, "nuon.filter: unknown key '" .. unknown[1] .. "'"
-  end
+  local unknown = unknown_key(where, KNOWN)
+  if unknown then return nil, "unknown key '" .. unknown .. "'" end
 
   local sets = {}
   for i = 1, #SET_KEYS do
@@ -91,24 +65,24 @@ local function build(where)
     if v ~= nil then
       sets[key] = string_set(v)
       if not sets[key] then
-        return nil, "nuon.filter: '" .. key .. "' must be a string or a sequence of strings"
+        return nil, "'" .. key .. "' must be a string or a sequence of strings"
       end
     end
   end
 
   local since, until_, err
   if where.since ~= nil then
-    since, err = check_epoch(where.since, "nuon.filter: 'since'")
+    since, err = check_epoch(where.since, "'since'")
     if since == nil then return nil, err end
   end
   if where["until"] ~= nil then
-    until_, err = check_epoch(where["until"], "nuon.filter: 'until'")
+    until_, err = check_epoch(where["until"], "'until'")
     if until_ == nil then return nil, err end
   end
 
   local fn = where.fn
   if fn ~= nil and not callable(fn) then
-    return nil, "nuon.filter: 'fn' must be a function (got " .. type(fn) .. ")"
+    return nil, "'fn' must be a function (got " .. type(fn) .. ")"
   end
 
   local info = { since = since, ["until"] = until_ }
@@ -145,13 +119,11 @@ end
 -- `fn`, a function(run) -> truthy.  All conditions must hold.  A nil where
 -- matches everything.  A bad where is a programmer error and raises.
 -- @tparam[opt] table where
--- @tparam[opt=1] integer level as in error(), counted from the caller of
---   compile: 1 blames the caller's line, 2 the caller's caller
 -- @treturn function predicate(run) -> boolean
 -- @treturn table info `{ since = epoch|nil, until = epoch|nil }`
-function _M.compile(where, level)
-  local pred, info = build(where)
-  if not pred then error(info, (level or 1) + 1) end
+function _M.compile(where)
+  local pred, info = _M.check(where)
+  if not pred then raise("filter.compile", info) end
   return pred, info
 end
 
@@ -159,15 +131,11 @@ end
 -- The result is a plain sequence: `page` and `warnings` are not copied.
 -- @tparam table runs a sequence of runs
 -- @tparam[opt] table where see compile
--- @tparam[opt=1] integer level as in compile
 -- @treturn table
-function _M.apply(runs, where, level)
-  level = (level or 1) + 1
-  if type(runs) ~= "table" then
-    error("nuon.filter: runs must be a table (got " .. type(runs) .. ")", level)
-  end
-  local pred, info = build(where)
-  if not pred then error(info, level) end
+function _M.apply(runs, where)
+  if type(runs) ~= "table" then raise("filter", "runs must be a table (got %s)", type(runs)) end
+  local pred, info = _M.check(where)
+  if not pred then raise("filter", info) end
   local out, n = {}, 0
   for i = 1, #runs do
     local run = runs[i]

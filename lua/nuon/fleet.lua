@@ -18,7 +18,7 @@ local Pager = require "nuon.pager"
 local args = require "nuon.args"
 local core = require "nuon.core"
 
-local type, error, setmetatable = type, error, setmetatable
+local setmetatable = setmetatable
 
 local PROGRESS_EVERY = 0.2   -- seconds between progress calls of a large fleet
 local SMALL_FLEET = 20       -- installs: at most this many, progress after every page
@@ -26,38 +26,26 @@ local SMALL_FLEET = 20       -- installs: at most this many, progress after ever
 local Fleet = {}
 local mt = { __index = Fleet }
 
---- The options of `all_sandbox_runs_many`.
-Fleet.OPTIONS = {
-  concurrency = "positive", page_size = "positive", where = "table", max = "count",
-  strict = "boolean", on_progress = "function", known_values = "known_values",
-}
+--- The options of `all_sandbox_runs_many` (`nuon.args.FLEET`).
+Fleet.OPTIONS = args.FLEET
 
---- Checks the arguments of `fname` and makes a fleet.
+--- Checks the arguments of `fname` (raising, see nuon.errors) and makes a
+-- fleet.
 -- @tparam string fname the method, for messages
 -- @param install_ids a sequence of install ids (repeats are fetched once)
 -- @tparam[opt] table opts `concurrency` (8, at most 256), `page_size` (100),
 --   `where`, `max`, `strict`, `known_values`, `on_progress`
--- @tparam number level error level for a mistake, as for `error` called in
---   the function that calls Fleet.new (2: blame its caller)
 -- @treturn nuon.fleet
-function Fleet.new(fname, install_ids, opts, level)
-  if type(install_ids) ~= "table" then
-    error(("nuon: %s: install_ids must be a sequence (got %s)"):format(fname, type(install_ids)),
-      level + 1)
-  end
-  opts = args.opts(fname, opts, Fleet.OPTIONS, level + 2)
-  if opts.concurrency and opts.concurrency > 256 then
-    error(("nuon: %s: option 'concurrency' must be at most 256"):format(fname), level + 1)
-  end
+function Fleet.new(fname, install_ids, opts)
+  args.install_ids(fname, install_ids)
+  opts = args.opts(fname, opts, args.FLEET)
   local ids, queue, pagers, results = {}, {}, {}, {}
   for k = 1, #install_ids do
     local id = install_ids[k]
-    args.install_id(fname, id, level + 2)
     if not pagers[id] then
       ids[#ids + 1] = id
       queue[#queue + 1] = id
-      pagers[id] = Pager.new({ page_size = opts.page_size, where = opts.where, max = opts.max },
-        level + 2)
+      pagers[id] = Pager.new({ page_size = opts.page_size, where = opts.where, max = opts.max })
       results[id] = false -- not done yet
     end
   end

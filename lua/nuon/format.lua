@@ -15,7 +15,8 @@
 -- @module nuon.format
 local core = require "nuon.core"
 
-local type, pairs, tostring, tonumber, error = type, pairs, tostring, tonumber, error
+local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
+local raise = require("nuon.errors").raise
 local format, gsub, byte, rep = string.format, string.gsub, string.byte, string.rep
 local concat, sort = table.concat, table.sort
 local floor, huge = math.floor, math.huge
@@ -55,7 +56,7 @@ end
 local encode
 
 local function json_table(t, out, indent, depth, as_array)
-  if depth > MAX_DEPTH then error("nuon.format.json: tables nested deeper than " .. MAX_DEPTH, 0) end
+  if depth > MAX_DEPTH then raise("format.json", "tables nested deeper than %d", MAX_DEPTH) end
   local n, keys = #t, {}
   for k in pairs(t) do keys[#keys + 1] = k end
   local nl, pad, inner = "", "", ""

@@ -10,10 +10,11 @@
 -- @module nuon
 local core = require "nuon.core"
 local client = require "nuon.client"
-local filter = require "nuon.filter"
-local time = require "nuon.time"
+local args = require "nuon.args"
+local errors = require "nuon.errors"
 
-local type, error = type, error
+local type = type
+local raise = errors.raise
 
 local _M = {
   --- The version, "MAJOR.MINOR.PATCH" (the rockspec's).
@@ -39,20 +40,14 @@ _M.new = client.new
 -- same errors as a live call.
 -- @tparam string json the response body
 -- @tparam[opt] table opts `strict` (boolean), `max_depth` (integer),
---   `known_values` (enum name -> sequence of values to accept besides nuon.enums)
+--   `max_runs` (integer), `known_values` (enum name -> sequence of values to
+--   accept besides nuon.enums)
 -- @return runs (with `.warnings`) or nil, err
 function _M.decode_sandbox_runs(json, opts)
   if type(json) ~= "string" then
-    error("nuon.decode_sandbox_runs: argument 1 must be a string (got " .. type(json) .. ")", 2)
+    raise("decode_sandbox_runs", "argument 1 must be a string (got %s)", type(json))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("nuon.decode_sandbox_runs: argument 2 must be a table (got " .. type(opts) .. ")", 2)
-  end
-  if opts and opts.known_values ~= nil then
-    local ok, msg = core.check_known_values(opts.known_values)
-    if not ok then error("nuon.decode_sandbox_runs: option 'known_values' " .. msg, 2) end
-  end
-  return core.decode(json, opts)
+  return core.decode(json, args.opts("decode_sandbox_runs", opts, args.DECODE))
 end
 
 --- The response metadata of a run from `sandbox_run`: `{ api_version = "0.19.1125" }`
@@ -66,12 +61,12 @@ _M.meta = core.meta
 -- @tparam table runs a sequence of runs
 -- @tparam table where status, run_type, job_status, since, until, fn
 -- @treturn table
-_M.filter = filter.apply
+_M.filter = require("nuon.filter").apply
 
 --- Parses an RFC 3339 timestamp to epoch seconds.
 -- @tparam string s e.g. "2024-12-18T23:58:12.12345Z"
 -- @return number or nil, message
-_M.parse_time = time.parse
+_M.parse_time = require("nuon.time").parse
 
 --- Summarizes runs: counts by status, run type, job status and outcome, the
 -- latest success and failure, mean and longest duration (see `nuon.summary`).
@@ -80,21 +75,22 @@ _M.parse_time = time.parse
 -- @treturn table
 _M.summarize = require("nuon.summary").summarize
 
---- Makes an error object of the kind the library returns.
+--- Makes an error object of the kind the library returns (`nuon.errors.new`).
 -- @tparam string kind "config", "network", "timeout", "http", "decode" or "validation"
 -- @tparam string message
 -- @tparam[opt] table fields extra fields
 function _M.error(kind, message, fields)
-  local e = { kind = kind, message = message }
-  if fields then
-    for k, v in pairs(fields) do e[k] = v end
+  if type(kind) ~= "string" then raise("error", "kind must be a string (got %s)", type(kind)) end
+  if type(message) ~= "string" then
+    raise("error", "message must be a string (got %s)", type(message))
   end
-  return setmetatable(e, core.error_mt)
+  if fields ~= nil and type(fields) ~= "table" then
+    raise("error", "fields must be a table (got %s)", type(fields))
+  end
+  return errors.new(kind, message, fields)
 end
 
 --- True when `v` is an error object made by nuon.
-function _M.is_error(v)
-  return type(v) == "table" and getmetatable(v) == core.error_mt
-end
+_M.is_error = errors.is_error
 
 return _M

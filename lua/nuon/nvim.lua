@@ -11,16 +11,37 @@
 -- @module nuon.nvim
 local Pager = require "nuon.pager"
 local wait = require "nuon.wait"
+local args = require "nuon.args"
+local raise = require("nuon.errors").raise
 
-local type, error, pcall, pairs = type, error, pcall, pairs
+local type, pcall, pairs = type, pcall, pairs
 local floor, min = math.floor, math.min
 
 local M = {}
 
-local function uv()
+-- Arguments are checked here, under this module's names ("nvim.sandbox_runs",
+-- see nuon.errors), before the client's methods check them again.
+local function uv(fname)
   local vim = rawget(_G, "vim")
-  if not (vim and vim.loop) then error("nuon.nvim: needs Neovim (vim.loop)", 3) end
+  if not (vim and vim.loop) then raise(fname, "needs Neovim (vim.loop)") end
   return vim, vim.loop
+end
+
+-- Checks what the functions here take (raising as `fname`): the client,
+-- an install id (a sequence of them for a fleet's `spec`), the options
+-- against `spec` (nuon.args), the callback; and that this is Neovim.
+-- Returns the options ({} for nil), vim and vim.loop.
+local function check(fname, client, install_id, opts, spec, callback)
+  args.client(fname, client)
+  if spec == args.FLEET then
+    args.install_ids(fname, install_id)
+  else
+    args.install_id(fname, install_id)
+  end
+  opts = args.opts(fname, opts, spec)
+  args.callback(fname, callback)
+  local vim, loop = uv(fname)
+  return opts, vim, loop
 end
 
 --- Drives a started request (`client:start_sandbox_runs`) on the event loop.
@@ -28,7 +49,8 @@ end
 -- @tparam function callback called once with (runs) or (nil, err), on the main loop
 -- @return a handle with `cancel()`
 function M.drive(req, callback)
-  local vim, loop = uv()
+  args.callback("nvim.drive", callback)
+  local vim, loop = uv("nvim.drive")
   local polls, timer, over = {}, loop.new_timer(), false
 
   local function finish(cancelled)
@@ -92,7 +114,7 @@ end
 -- failure to start (a closed client) to the callback on the main loop.
 local function drive_started(req, err, callback)
   if not req then
-    local vim = uv()
+    local vim = rawget(_G, "vim")
     vim.schedule(function() callback(nil, err) end)
     return { cancel = function() end }
   end
@@ -105,6 +127,7 @@ end
 -- @tparam[opt] table opts as for `client:sandbox_runs`
 -- @tparam function callback (runs) or (nil, err), on the main loop
 function M.sandbox_runs(client, install_id, opts, callback)
+  check("nvim.sandbox_runs", client, install_id, opts, args.RUNS, callback)
   local req, err = client:start_sandbox_runs(install_id, opts)
   return drive_started(req, err, callback)
 end
@@ -116,6 +139,8 @@ end
 -- @tparam[opt] table opts as for `client:sandbox_run`
 -- @tparam function callback (run) or (nil, err), on the main loop
 function M.sandbox_run(client, install_id, run_id, opts, callback)
+  args.run_id("nvim.sandbox_run", run_id)
+  check("nvim.sandbox_run", client, install_id, opts, args.RUN, callback)
   local req, err = client:start_sandbox_run(install_id, run_id, opts)
   return drive_started(req, err, callback)
 end
@@ -133,16 +158,18 @@ end
 -- @tparam function callback (run) or (nil, err), on the main loop
 -- @return a handle with `cancel()`
 function M.wait_sandbox_run(client, install_id, run_id, opts, callback)
-  local vim, loop = uv()
+  local fname = "nvim.wait_sandbox_run"
   if opts ~= nil and type(opts) ~= "table" then
-    error(("nuon: wait_sandbox_run: options must be a table (got %s)"):format(type(opts)), 2)
+    raise(fname, "options must be a table (got %s)", type(opts))
   end
   if opts and opts.sleep ~= nil then
-    error("nuon: wait_sandbox_run: option 'sleep' does not apply in nuon.nvim (it waits on a timer)", 2)
+    raise(fname, "option 'sleep' does not apply in nuon.nvim (it waits on a timer)")
   end
+  local vim, loop = uv(fname)
   local o = { clock = function() return loop.hrtime() / 1e9 end }
   for k, v in pairs(opts or {}) do o[k] = v end
-  local st = wait.new_state("wait_sandbox_run", client, install_id, run_id, o, 3)
+  local st = wait.new_state(fname, client, install_id, run_id, o)
+  args.callback(fname, callback)
   local timer, current, over = loop.new_timer(), nil, false
   local handle = {}
 
@@ -205,8 +232,8 @@ end
 -- @tparam function callback (runs) or (nil, err), on the main loop; `runs.warnings`
 -- as for `client:all_sandbox_runs`
 function M.all_sandbox_runs(client, install_id, opts, callback)
-  opts = opts or {}
-  local p = Pager.new({ page_size = opts.page_size or 100, where = opts.where, max = opts.max }, 3)
+  opts = check("nvim.all_sandbox_runs", client, install_id, opts, args.PAGES, callback)
+  local p = Pager.new({ page_size = opts.page_size or 100, where = opts.where, max = opts.max })
   local all, current = {}, nil
   local handle = {}
   local cancelled = false
@@ -246,13 +273,13 @@ end
 --   `{ err = ... }`, on the main loop
 -- @return a handle with `cancel()`
 function M.all_sandbox_runs_many(client, install_ids, opts, callback)
-  local vim = uv()
+  local _, vim = check("nvim.all_sandbox_runs_many", client, install_ids, opts, args.FLEET, callback)
   -- step() runs in libuv callbacks, where most of Neovim's API is off
   -- limits: progress goes to the main loop, as the callback does
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   local on_progress = o.on_progress
-  if type(on_progress) == "function" then -- anything else: start_all_sandbox_runs_many says no
+  if on_progress ~= nil then
     o.on_progress = function(p) vim.schedule(function() on_progress(p) end) end
   end
   local req, err = client:start_all_sandbox_runs_many(install_ids, o)

@@ -18,6 +18,7 @@
 -- or nonsense are ignored.
 -- @module nuon.pager
 local filter = require "nuon.filter"
+local raise = require("nuon.errors").raise
 
 local setmetatable, type = setmetatable, type
 local floor, max = math.floor, math.max
@@ -28,13 +29,12 @@ local STALE_PAGES = 2   -- pages in a row without a new run id that end paging
 local Pager = {}
 local mt = { __index = Pager }
 
---- A new pager.
+--- A new pager.  The methods that page check their options first
+-- (`nuon.args`), so a bad `where` raises here only for a direct caller.
 -- @tparam table opts `page_size` (100), `where`, `max`
--- @tparam[opt=2] number level error level for a bad `where`, as for `error`
---   called in Pager.new (2: its caller; a method that calls a helper that
---   calls Pager.new passes 4 to blame the method's caller)
-function Pager.new(opts, level)
-  local match, bounds = filter.compile(opts.where, level or 2)
+function Pager.new(opts)
+  local match, bounds = filter.check(opts.where)
+  if not match then raise("pager.new", "option 'where': %s", bounds) end
   return setmetatable({
     size = opts.page_size or 100,
     max = opts.max,

@@ -34,11 +34,12 @@
 --    print(s.total, s.by_outcome.failure, s.duration.mean)
 --
 -- @module nuon.summary
-local type, pairs, error, tostring = type, pairs, error, tostring
-local sort = table.sort
+local type = type
 local core = require "nuon.core"
 local filter = require "nuon.filter"
 local time = require "nuon.time"
+local args = require "nuon.args"
+local raise = require("nuon.errors").raise
 
 local created_epoch, parse_time = filter.created_epoch, time.parse_uncached
 
@@ -58,12 +59,6 @@ local IN_PROGRESS = {
   "approval-retry", "approved", "awaiting-user-run", "in-progress", "checking-plan",
   "retrying", "failed-pending-retry", "generating", "building", "deleting", "available",
 }
-
-local function set_of(list)
-  local set = {}
-  for i = 1, #list do set[list[i]] = true end
-  return set
-end
 
 local function copy(list)
   local out = {}
@@ -110,46 +105,11 @@ function _M.is_final(status)
   return o == "success" or o == "failure"
 end
 
--- A string or a sequence of strings -> set, or nil.
-local function string_set(v)
-  if type(v) == "string" then return { [v] = true } end
-  if type(v) ~= "table" then return nil end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  if n ~= #v then return nil end
-  for i = 1, n do
-    if type(v[i]) ~= "string" then return nil end
-  end
-  return set_of(v)
-end
-_M._string_set = string_set -- shared with nuon.wait
-
-local OPTS = { success = true, failure = true }
-
--- The classifier for summarize's options: run -> outcome.
+-- The classifier for summarize's options (checked): run -> outcome.
 local function classifier(opts)
-  if opts == nil then return _M.outcome end
-  if type(opts) ~= "table" then
-    error("nuon.summarize: options must be a table (got " .. type(opts) .. ")", 3)
-  end
-  local keys = {}
-  for k in pairs(opts) do
-    if not OPTS[k] then keys[#keys + 1] = tostring(k) end
-  end
-  if #keys > 0 then
-    sort(keys)
-    error("nuon.summarize: unknown option '" .. keys[1] .. "'", 3)
-  end
-  local sets = {}
-  for k in pairs(OPTS) do
-    if opts[k] ~= nil then
-      sets[k] = string_set(opts[k])
-      if not sets[k] then
-        error("nuon.summarize: option '" .. k .. "' must be a string or a sequence of strings", 3)
-      end
-    end
-  end
-  local success, failure = sets.success, sets.failure
+  opts = args.opts("summarize", opts, args.SUMMARY)
+  local success = opts.success ~= nil and args.string_set(opts.success) or nil
+  local failure = opts.failure ~= nil and args.string_set(opts.failure) or nil
   if not (success or failure) then return _M.outcome end
   return function(status)
     if type(status) ~= "string" then return "unknown" end
@@ -192,7 +152,7 @@ end
 --  longest = run|nil } }`
 function _M.summarize(runs, opts)
   if type(runs) ~= "table" then
-    error("nuon.summarize: runs must be a table (got " .. type(runs) .. ")", 2)
+    raise("summarize", "runs must be a table (got %s)", type(runs))
   end
   local classify = classifier(opts)
   local by_status, by_run_type, by_job_status = {}, {}, {}

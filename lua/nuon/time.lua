@@ -6,9 +6,9 @@
 --
 -- @module nuon.time
 local type, tostring, tonumber = type, tostring, tonumber
-local error = error
 local floor = math.floor
-local huge = math.huge
+local raise = require("nuon.errors").raise
+local finite = require("nuon.args").finite
 local match, sub, format, gsub, byte =
   string.match, string.sub, string.format, string.gsub, string.byte
 
@@ -63,6 +63,20 @@ local function fail(s, reason)
   return nil, "invalid timestamp " .. quote(s) .. ": " .. reason
 end
 
+-- Seconds east of UTC of a zone offset +HH:MM (-HH:MM when `west`).
+local function east(oh, om, west)
+  local offset = oh * 3600 + om * 60
+  if west then return -offset end
+  return offset
+end
+
+-- The epoch seconds of a checked date and time at a zone offset.
+local function to_seconds(Y, M, D, h, mi, sec, frac, offset)
+  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
+  if frac ~= 0 then t = t + frac end
+  return t
+end
+
 -- The fast path: bytes, no captures, no intermediate strings.  Returns nil
 -- for anything it does not accept; parse() then explains why.
 local function parse_fast(s)
@@ -111,15 +125,11 @@ local function parse_fast(s)
     end
     local oh, om = o1 * 10 + o2 - 528, o3 * 10 + o4 - 528
     if oh > 23 or om > 59 then return nil end
-    offset = oh * 3600 + om * 60
-    if c == 45 then offset = -offset end
+    offset = east(oh, om, c == 45)
   else
     return nil
   end
-
-  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
-  if frac ~= 0 then t = t + frac end
-  return t
+  return to_seconds(Y, M, D, h, mi, sec, frac, offset)
 end
 
 -- The reference path: a pattern, and a message for every way to be wrong.
@@ -158,13 +168,9 @@ local function parse_slow(s)
     oh, om = tonumber(oh), tonumber(om)
     if oh > 23 then return fail(s, "offset hour " .. oh .. " out of range (0-23)") end
     if om > 59 then return fail(s, "offset minute " .. om .. " out of range (0-59)") end
-    offset = oh * 3600 + om * 60
-    if sign == "-" then offset = -offset end
+    offset = east(oh, om, sign == "-")
   end
-
-  local t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset
-  if frac ~= 0 then t = t + frac end
-  return t
+  return to_seconds(Y, M, D, h, mi, sec, frac, offset)
 end
 
 local function parse(s)
@@ -209,15 +215,15 @@ local MAX_EPOCH = days_from_civil(10000, 1, 1) * 86400        -- exclusive
 -- @tparam number epoch
 -- @treturn string
 function _M.format(epoch)
-  if type(epoch) ~= "number" or epoch ~= epoch or epoch == huge or epoch == -huge then
-    error("nuon.time.format: argument 1 must be a finite number (got "
-      .. (type(epoch) == "number" and tostring(epoch) or type(epoch)) .. ")", 2)
+  if not finite(epoch) then
+    raise("time.format", "argument 1 must be a finite number (got %s)",
+      type(epoch) == "number" and tostring(epoch) or type(epoch))
   end
   local secs = floor(epoch)
   local us = floor((epoch - secs) * 1e6 + 0.5)
   if us >= 1000000 then secs, us = secs + 1, 0 end
   if secs < MIN_EPOCH or secs >= MAX_EPOCH then
-    error("nuon.time.format: epoch " .. tostring(epoch) .. " is outside years 0000-9999", 2)
+    raise("time.format", "epoch %s is outside years 0000-9999", tostring(epoch))
   end
   local days = floor(secs / 86400)
   local r = secs - days * 86400
@@ -253,12 +259,10 @@ end
 -- Anything else, and a string that does not parse, is a programmer error.
 -- @param v number or string
 -- @tparam[opt="value"] string name how to name `v` in the message
--- @tparam[opt=1] integer level as in error(), counted from the caller of
---   to_epoch: 1 blames the caller's line
 -- @treturn number
-function _M.to_epoch(v, name, level)
+function _M.to_epoch(v, name)
   local t, err = _M.check_epoch(v, name or "value")
-  if t == nil then error(err, (level or 1) + 1) end
+  if t == nil then raise("time.to_epoch", err) end
   return t
 end
 

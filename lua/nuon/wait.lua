@@ -19,12 +19,13 @@ local core = require "nuon.core"
 local filter = require "nuon.filter"
 local summary = require "nuon.summary"
 local Pager = require "nuon.pager"
+local args = require "nuon.args"
+local errors = require "nuon.errors"
 
-local type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require =
-  type, pairs, next, tostring, error, setmetatable, getmetatable, pcall, require
-local min, huge, floor = math.min, math.huge, math.floor
+local type, next, tostring = type, next, tostring
+local min = math.min
 local format = string.format
-local sort = table.sort
+local raise, callable = errors.raise, args.callable
 
 local _M = { _VERSION = core.VERSION }
 
@@ -34,25 +35,6 @@ local BACKOFF = 1.5            -- each wait is 1.5 times the previous one ...
 local CAP = 10                 -- ... up to 10 times the first (max_interval)
 local DEFAULT_SEARCH = 100     -- newest runs looked through for the run id
 local FIRST_PAGE = 10          -- the run is almost always on the first page
-
-local function callable(f)
-  if type(f) == "function" then return true end
-  local m = getmetatable(f)
-  return type(m) == "table" and m.__call ~= nil
-end
-
-local function check_client(fname, client, level)
-  if type(client) ~= "table" or type(client.sandbox_runs) ~= "function" then
-    error(("nuon: %s: client must be a nuon client (got %s)"):format(fname, type(client)), level or 3)
-  end
-end
-
-local function check_id(fname, name, id, level)
-  if type(id) ~= "string" or id == "" then
-    error(("nuon: %s: %s must be a non-empty string (got %s)"):format(
-      fname, name, type(id) == "string" and "an empty string" or type(id)), level or 3)
-  end
-end
 
 -- ---------------------------------------------------------------------------
 -- latest_sandbox_run
@@ -68,9 +50,10 @@ end
 -- @usage local run, err = client:latest_sandbox_run(id, { run_type = "provision" })
 -- if err then error(tostring(err)) elseif not run then print("none") end
 function _M.latest_sandbox_run(client, install_id, where)
-  check_client("latest_sandbox_run", client)
-  check_id("latest_sandbox_run", "install_id", install_id)
-  filter.compile(where, 2) -- a bad where blames the caller's line
+  args.client("latest_sandbox_run", client)
+  args.install_id("latest_sandbox_run", install_id)
+  local ok, msg = filter.check(where)
+  if not ok then raise("latest_sandbox_run", msg) end
   local any = where == nil or next(where) == nil
   local runs, err = client:all_sandbox_runs(install_id, {
     where = where, max = 1, page_size = any and 1 or 100,
@@ -82,67 +65,15 @@ end
 -- ---------------------------------------------------------------------------
 -- wait_sandbox_run
 
--- The default sleep and clock: LuaSocket's when it is installed, else the
--- sleep(1) command and os.time (whole seconds).  Looked up on first use.
-local default_sleep, default_clock
-local function defaults()
-  if default_sleep then return default_sleep, default_clock end
-  local ok, socket = pcall(require, "socket")
-  if ok and type(socket) == "table" and socket.sleep and socket.gettime then
-    default_sleep, default_clock = socket.sleep, socket.gettime
-  else
-    local execute, time = os.execute, os.time
-    default_sleep = function(s) execute(format("sleep %.3f", s)) end
-    default_clock = time
-  end
-  return default_sleep, default_clock
+-- The default sleep and clock: the C core's (a blocking sleep; monotonic
+-- seconds, not a date).  A wait longer than core.sleep takes is cut short:
+-- the loop polls and sleeps again until its deadline.
+local MAX_SLEEP = core.limits.max_seconds
+local core_sleep = core.sleep
+local function default_sleep(s)
+  core_sleep(min(s, MAX_SLEEP))
 end
-
-local function finite(v)
-  return type(v) == "number" and v == v and v ~= huge and v ~= -huge
-end
-
-local WAIT_OPTS = {
-  timeout = "positive", interval = "positive", max_interval = "positive", search = "count",
-  on_change = "function", sleep = "function", clock = "function", final = "final",
-}
-
-local function check_wait_opts(fname, opts, level)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("nuon: %s: options must be a table (got %s)"):format(fname, type(opts)), level)
-  end
-  local unknown = {}
-  for k in pairs(opts) do
-    if not WAIT_OPTS[k] then unknown[#unknown + 1] = tostring(k) end
-  end
-  if #unknown > 0 then
-    sort(unknown)
-    error(("nuon: %s: unknown option '%s'"):format(fname, unknown[1]), level)
-  end
-  for k, want in pairs(WAIT_OPTS) do
-    local v = opts[k]
-    local bad
-    if v == nil then -- luacheck: ignore 542
-      -- the default
-    elseif want == "positive" then
-      bad = not (finite(v) and v > 0) and "a positive number"
-    elseif want == "count" then
-      bad = not (finite(v) and v >= 1 and v == floor(v)) and "a positive integer"
-    elseif want == "function" then
-      bad = not callable(v) and "a function"
-    elseif want == "final" then
-      bad = not (callable(v) or summary._string_set(v)) and "a function or a sequence of statuses"
-    end
-    if bad then
-      error(("nuon: %s: option '%s' must be %s"):format(fname, k, bad), level)
-    end
-  end
-  if opts.max_interval and opts.interval and opts.max_interval < opts.interval then
-    error(("nuon: %s: option 'max_interval' must not be less than 'interval'"):format(fname), level)
-  end
-  return opts
-end
+local default_clock = core.now
 
 -- Looks for run_id among the `search` newest runs: run, or nil when it is
 -- not there (or the deadline came before the next page), or nil, err.  Steps
@@ -225,32 +156,33 @@ local function timeout_error(st, timeout)
       .. " after %.1fs (timeout %gs)", st.run_id, st.search, st.install_id, st.elapsed, timeout)
   end
   if st.last_error then msg = msg .. "; last error: " .. tostring(st.last_error.message) end
-  return setmetatable({
-    kind = "timeout", message = msg, retryable = true,
+  return errors.new("timeout", msg, {
+    retryable = true,
     run_id = st.run_id, install_id = st.install_id, run = st.run,
     run_status = st.status, elapsed = st.elapsed, timeout = timeout,
     last_error = st.last_error,
-  }, core.error_mt)
+  })
 end
 
 --- The state of one wait, for event loops that poll themselves (nuon.nvim):
--- checks the arguments as `wait_sandbox_run` does (raising, blaming the line
--- `level` levels up, as for `error`) and returns a table with the settings
--- (`install_id`, `run_id`, `search`, `clock`, `sleep`, ...).  Start the clock
--- with `start(st)`, poll, and give each poll's result to `feed`.
+-- checks the arguments as `wait_sandbox_run` does (raising as `fname`, see
+-- nuon.errors) and returns a table with the settings (`install_id`,
+-- `run_id`, `search`, `clock`, `sleep`, ...).  Start the clock with
+-- `start(st)`, poll, and give each poll's result to `feed`.
 -- @local
-function _M.new_state(fname, client, install_id, run_id, opts, level)
-  level = level or 3
-  check_client(fname, client, level + 1)
-  check_id(fname, "install_id", install_id, level + 1)
-  check_id(fname, "run_id", run_id, level + 1)
-  opts = check_wait_opts(fname, opts, level + 1)
+function _M.new_state(fname, client, install_id, run_id, opts)
+  args.client(fname, client)
+  args.install_id(fname, install_id)
+  args.run_id(fname, run_id)
+  opts = args.opts(fname, opts, args.WAIT)
+  if opts.max_interval and opts.interval and opts.max_interval < opts.interval then
+    raise(fname, "option 'max_interval' must not be less than 'interval'")
+  end
 
-  local sleep, clock = defaults()
   local interval = opts.interval or DEFAULT_INTERVAL
   local st = {
     run_id = run_id, install_id = install_id, seen = false,
-    sleep = opts.sleep or sleep, clock = opts.clock or clock,
+    sleep = opts.sleep or default_sleep, clock = opts.clock or default_clock,
     timeout = opts.timeout or DEFAULT_TIMEOUT, interval = interval,
     max_interval = opts.max_interval or interval * CAP,
     search = opts.search or DEFAULT_SEARCH, on_change = opts.on_change,
@@ -258,7 +190,7 @@ function _M.new_state(fname, client, install_id, run_id, opts, level)
   }
   local final = opts.final
   if final ~= nil and not callable(final) then
-    local set = summary._string_set(final)
+    local set = args.string_set(final)
     st.is_final = function(run) return set[run.status] == true end
   elseif final ~= nil then
     st.is_final = function(run) return final(run) and true or false end
@@ -331,8 +263,8 @@ end
 -- unknown status is not final.  Pass `final` to decide otherwise.
 --
 -- For OpenResty pass `sleep = ngx.sleep, clock = ngx.now`; without these
--- options LuaSocket's `socket.sleep` and `socket.gettime` are used, else the
--- `sleep` command and `os.time`.
+-- options the C core's `core.sleep` (blocking) and `core.now` (a monotonic
+-- clock) are used.
 --
 -- When the time runs out the error has `kind = "timeout"`, a message naming
 -- the run, its last status and the time waited, and the fields `run_id`,
@@ -356,7 +288,7 @@ end
 -- if not run then error(tostring(err)) end
 -- print(run.status, require("nuon.summary").outcome(run))
 function _M.wait_sandbox_run(client, install_id, run_id, opts)
-  local st = _M.new_state("wait_sandbox_run", client, install_id, run_id, opts, 3)
+  local st = _M.new_state("wait_sandbox_run", client, install_id, run_id, opts)
   _M.start(st)
   while true do
     local done, a, b = _M.feed(st, poll(client, st))

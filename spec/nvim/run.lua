@@ -96,6 +96,40 @@ test("the callback runs on the main loop, where the API is usable", function()
   c:close()
 end)
 
+test("bad arguments raise naming the nuon.nvim function, blaming the caller's line", function()
+  ts.reset()
+  local c = client()
+  local cb = function() end
+  local cases = { -- the line blamed is where each case's function starts (its linedefined)
+    { function() nvim.sandbox_runs(c, nil, nil, cb) end,
+      "nuon.nvim.sandbox_runs: install_id must be a non-empty string (got nil)" },
+    { function() nvim.sandbox_runs(c, "i", { limt = 1 }, cb) end, "nuon.nvim.sandbox_runs: unknown option 'limt'" },
+    { function() nvim.sandbox_run(c, "i", "", nil, cb) end,
+      "nuon.nvim.sandbox_run: run_id must be a non-empty string (got an empty string)" },
+    { function() nvim.all_sandbox_runs(c, "i", { where = { statuz = 1 } }, cb) end,
+      "nuon.nvim.all_sandbox_runs: option 'where': unknown key 'statuz'" },
+    { function() nvim.all_sandbox_runs(nil, "i", nil, cb) end,
+      "nuon.nvim.all_sandbox_runs: client must be a nuon client (got nil)" },
+    { function() nvim.all_sandbox_runs_many(c, { "i" }, { concurrency = 300 }, cb) end,
+      "nuon.nvim.all_sandbox_runs_many: option 'concurrency' must be at most 256" },
+    { function() nvim.all_sandbox_runs_many(c, { "i" }, nil, "cb") end,
+      "nuon.nvim.all_sandbox_runs_many: callback must be a function (got string)" },
+    { function() nvim.wait_sandbox_run(c, "i", "r", { sleep = cb }, cb) end,
+      "nuon.nvim.wait_sandbox_run: option 'sleep' does not apply in nuon.nvim (it waits on a timer)" },
+    { function() nvim.wait_sandbox_run(c, "i", "r", { timeout = -1 }, cb) end,
+      "nuon.nvim.wait_sandbox_run: option 'timeout' must be a positive number" },
+    { function() nvim.drive(nil, nil) end, "nuon.nvim.drive: callback must be a function (got nil)" },
+  }
+  for _, case in ipairs(cases) do
+    local ok, msg = pcall(case[1])
+    local f = debug.getinfo(case[1], "S")
+    local want = f.short_src .. ":" .. f.linedefined .. ": " .. case[2]
+    check(not ok and msg == want, "expected '" .. want .. "', got '" .. tostring(msg) .. "'")
+  end
+  check(#ts.requests() == 0, "expected no request")
+  c:close()
+end)
+
 test("errors reach the callback", function()
   ts.reset()
   ts.fault{ install = "*", status = 404, body = '{"error":"gone"}' }
