@@ -24,23 +24,24 @@
 -- luacheck: read globals ngx
 local core = require "nuon.core"
 local config = require "nuon.config"
-local Pager = require "nuon.pager"
 local args = require "nuon.args"
+local errors = require "nuon.errors"
 local wait = require "nuon.wait"
 local Fleet = require "nuon.fleet"
-local nuon_error = require("nuon").error
+local Base = require "nuon.client"
 
 local ngx = ngx -- nil outside nginx: the module still loads
 local semaphore -- ngx.semaphore (lua-resty-core), required on first use
-local type, pairs, tostring, tonumber, error, setmetatable = type, pairs, tostring, tonumber, error, setmetatable
+local type, pairs, tostring, tonumber, setmetatable = type, pairs, tostring, tonumber, setmetatable
 local floor, ceil, min = math.floor, math.ceil, math.min
-local sub, find, match, gsub, lower, format = string.sub, string.find, string.match, string.gsub,
-  string.lower, string.format
+local find, match, gsub, lower, format = string.find, string.match, string.gsub, string.lower, string.format
 local concat = table.concat
-local known = args.known_values
+local raise = errors.raise
 
 local _M = { _VERSION = core.VERSION }
-local Client = {}
+-- The client: nuon.client's methods (argument checks, paging, latest) over a
+-- cosocket handle in place of the C one, and its own for many installs.
+local Client = setmetatable({}, { __index = Base })
 local mt = { __index = Client, __name = "nuon.resty.client" }
 _M.Client = Client
 
@@ -49,17 +50,13 @@ local READ_CHUNK = 65536       -- bytes asked of the socket at a time
 local TLS_HINT = "nginx checks certificates against lua_ssl_trusted_certificate: set it to the CA"
   .. " that signed the server's certificate"
 
--- Per client: the protocol and the request head, which hold the token, kept
--- out of the client table so that printing it never shows them; close() clears.
+-- Per handle: the protocol and the request head, which hold the token, kept
+-- out of every table a caller can reach; close() clears.
 local private = setmetatable({}, { __mode = "k" })
 
 local function now()
   ngx.update_time()
   return ngx.now()
-end
-
-local function closed_error()
-  return nuon_error("config", "the client is closed", { retryable = false })
 end
 
 -- ---------------------------------------------------------------------------
@@ -300,9 +297,7 @@ local function attempt(p, request)
 end
 
 -- One request of `path` with the protocol's retries: the protocol's result.
-local function fetch(self, path, strict, known_values, single)
-  local p = private[self]
-  if not p then return nil, closed_error() end
+local function fetch(p, path, strict, known_values, single)
   local request = "GET " .. p.target_prefix .. path .. " HTTP/1.1\r\n" .. p.head
   local n, res, delay = 0
   repeat
@@ -311,32 +306,48 @@ local function fetch(self, path, strict, known_values, single)
     delay = p.protocol:retry(n, res)
     if delay then ngx.sleep(delay) end
   until not delay
-  return p.protocol:result(n, res, strict, known(p.known_values, known_values), single)
+  return p.protocol:result(n, res, strict, known_values, single)
+end
+
+-- The cosocket handle: the calls nuon.client makes of the C one.
+local Handle = {}
+local handle_mt = { __index = Handle }
+
+function Handle:sandbox_runs(install_id, limit, offset, page, strict, known_values)
+  local p = private[self]
+  if not p then return nil, errors.closed() end
+  return fetch(p, p.protocol:path(install_id, limit, offset, page), strict, known_values)
+end
+
+function Handle:sandbox_run(install_id, run_id, strict, known_values)
+  local p = private[self]
+  if not p then return nil, errors.closed() end
+  return fetch(p, p.protocol:run_path(install_id, run_id), strict, known_values, true)
+end
+
+function Handle:url(install_id, limit, offset, page)
+  return private[self].protocol:url(install_id, limit, offset, page)
+end
+
+function Handle:close()
+  private[self] = nil
 end
 
 -- ---------------------------------------------------------------------------
 -- Construction
 
--- "host[:port]" (brackets kept for IPv6): host, port or nil.
-local function host_port(s)
-  if sub(s, 1, 1) == "[" then return match(s, "^(%[[%x:.]+%]):?(%d*)$") end
-  return match(s, "^([%w.%-_~%%]+):?(%d*)$")
-end
-
 -- The proxy option, "http://[user:password@]host[:port]" or "host[:port]":
 -- host, port, Proxy-Authorization header line or nil.
 local function parse_proxy(proxy)
   local scheme, rest = match(proxy, "^(%a[%w+.%-]*)://(.*)$")
-  if not scheme then scheme, rest = "http", proxy end
-  if lower(scheme) ~= "http" then
-    error("nuon.resty.new: option 'proxy' must be an http:// proxy (got a " .. lower(scheme)
-      .. ":// URL): nginx's cosockets speak no other proxy protocol", 3)
+  if scheme and lower(scheme) ~= "http" then
+    raise("resty.new", "option 'proxy' must be an http:// proxy (got a %s:// URL): nginx's"
+      .. " cosockets speak no other proxy protocol", lower(scheme))
   end
-  local userinfo, hostport = match(match(rest, "^[^/?#]*"), "^(.*)@([^@]*)$")
-  local host, port = host_port(hostport or match(rest, "^[^/?#]*"))
+  local host, port, userinfo = config.host_port(match(rest or proxy, "^[^/?#]*"))
   port = tonumber(port) or 1080 -- libcurl's default proxy port
   if not host or port < 1 or port > 65535 then
-    error("nuon.resty.new: option 'proxy' must be an http:// proxy URL with a host", 3)
+    raise("resty.new", "option 'proxy' must be an http:// proxy URL with a host")
   end
   local user, pass = match(userinfo or "", "^([^:]*):?(.*)$")
   return host, port, userinfo and "Proxy-Authorization: Basic "
@@ -351,37 +362,36 @@ end
 -- @treturn nuon.resty.Client
 function _M.new(opts)
   if type(ngx) ~= "table" or type(ngx.socket) ~= "table" then
-    error("nuon.resty.new: needs nginx's lua module (ngx.socket.tcp); elsewhere use nuon.new", 2)
+    raise("resty.new", "needs nginx's lua module (ngx.socket.tcp); elsewhere use nuon.new")
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error("nuon.resty.new: options must be a table (got " .. type(opts) .. ")", 2)
+    raise("resty.new", "options must be a table (got %s)", type(opts))
   end
   opts = opts or {}
   local ka, pool_size = opts.keepalive_timeout, opts.keepalive_pool
   if ka ~= nil and not (type(ka) == "number" and ka >= 0 and ka < 1e9) then
-    error("nuon.resty.new: option 'keepalive_timeout' must be a non-negative number of seconds", 2)
+    raise("resty.new", "option 'keepalive_timeout' must be a non-negative number of seconds")
   end
   if pool_size ~= nil and not (args.is_int(pool_size) and pool_size > 0 and pool_size <= 10000) then
-    error("nuon.resty.new: option 'keepalive_pool' must be a positive integer", 2)
+    raise("resty.new", "option 'keepalive_pool' must be a positive integer")
   end
   local general = {}
   for k, v in pairs(opts) do
     if k ~= "keepalive_timeout" and k ~= "keepalive_pool" then general[k] = v end
   end
-  local s = config.resolve(general, nil, 2)
+  local s = config.resolve(general, nil, "resty.new")
 
-  local scheme, authority, prefix = match(s.base_url, "^(%a[%w+.%-]*)://([^/]*)(.*)$")
-  local host, port = host_port(authority)
+  local scheme, host, port, prefix = config.split_url(s.base_url)
   local tls = lower(scheme) == "https"
   port = tonumber(port) or (tls and 443 or 80)
-  authority = port == (tls and 443 or 80) and host or host .. ":" .. port
+  local authority = port == (tls and 443 or 80) and host or host .. ":" .. port
   local bare = gsub(host, "^%[(.*)%]$", "%1")
   local protocol = core.protocol(s)
   local p = {
     protocol = protocol, tls = tls, verify = s.verify_tls, server_name = bare,
     connect_host = host, connect_port = port, connect_name = bare,
     timeout = s.timeout, connect_timeout_ms = ceil(s.connect_timeout * 1000),
-    max_body = protocol:max_body(), known_values = s.known_values, target_prefix = prefix,
+    max_body = protocol:max_body(), target_prefix = prefix,
     keepalive_ms = floor((ka or 60) * 1000), keepalive_pool = pool_size or 16,
   }
   local head = protocol:headers()
@@ -403,92 +413,28 @@ function _M.new(opts)
   end
   p.head = concat(head, "\r\n") .. "\r\n\r\n"
   p.pool_opts = { pool = concat(pool, " "), pool_size = p.keepalive_pool }
-  local self = setmetatable({ base_url = s.base_url, org_id = s.org_id, strict = s.strict,
-    page_size = 100 }, mt)
-  private[self] = p
-  return self
+  local handle = setmetatable({}, handle_mt)
+  private[handle] = p
+  return setmetatable({ _core = handle, base_url = s.base_url, org_id = s.org_id, strict = s.strict,
+    known_values = s.known_values, page_size = 100 }, mt)
 end
 
 function mt.__tostring(self)
-  if not private[self] then return "nuon.resty.client (closed)" end
+  if not self._core then return "nuon.resty.client (closed)" end
   return format("nuon.resty.client (%s, org %s)", self.base_url, self.org_id)
 end
-
---- Forgets the client's settings; later calls return `nil, err`.  Pooled
--- connections belong to nginx and close after `keepalive_timeout`.
-function Client:close()
-  private[self] = nil
-end
-mt.__close = Client.close
+mt.__close = Base.close
 
 -- ---------------------------------------------------------------------------
--- Methods (argument checks: nuon.args, as nuon.client's)
+-- Methods: sandbox_runs, sandbox_run, url, each_sandbox_run,
+-- all_sandbox_runs, latest_sandbox_run and close are nuon.client's.
 
--- The path of a page of install_id's runs.
-local function page_path(self, install_id, limit, offset, page)
-  local p = private[self]
-  return p and p.protocol:path(install_id, limit, offset, page) or ""
-end
-
---- Lists one page of an install's sandbox runs (one request, retried on
--- 429/502/503/504 and connection failures).
--- @tparam string install_id
--- @tparam[opt] table opts `limit`, `offset`, `page`, `strict`, `known_values`
--- @return runs (with `.page` and `.warnings`) or nil, err
-function Client:sandbox_runs(install_id, opts)
-  args.install_id("sandbox_runs", install_id)
-  opts = args.opts("sandbox_runs", opts, args.RUNS)
-  return fetch(self, page_path(self, install_id, opts.limit, opts.offset, opts.page), opts.strict,
-    opts.known_values)
-end
-
---- One run (`GET .../sandbox-runs/{run_id}`), as `nuon.client`'s `sandbox_run`.
--- @tparam string install_id
--- @tparam string run_id
--- @tparam[opt] table opts `strict`, `known_values`
--- @return the run (with `.warnings`), or nil, err (404: `kind = "http"`, `status = 404`)
-function Client:sandbox_run(install_id, run_id, opts)
-  args.install_id("sandbox_run", install_id)
-  args.run_id("sandbox_run", run_id)
-  opts = args.opts("sandbox_run", opts, args.RUN)
-  local p = private[self]
-  return fetch(self, p and p.protocol:run_path(install_id, run_id) or "", opts.strict,
-    opts.known_values, true)
-end
-
---- The request URL of `sandbox_runs(install_id, opts)` (no request is made).
-function Client:url(install_id, opts)
-  args.install_id("url", install_id)
-  opts = args.opts("url", opts, args.RUNS)
-  if not private[self] then error("nuon: url: the client is closed", 2) end
-  return self.base_url .. page_path(self, install_id, opts.limit, opts.offset, opts.page)
-end
-
--- Pages through an install's runs: next() gives a run, nil when done, or
--- false, err when a page failed.
-local function pages(self, fname, install_id, opts)
-  args.install_id(fname, install_id, 4) -- 4: blame the caller of the method
-  opts = args.opts(fname, opts, args.PAGES, 4)
-  local pager = Pager.new({ page_size = opts.page_size or self.page_size, where = opts.where,
-    max = opts.max }, 4)
-  local next_run = pager:runs(function(limit, offset)
-    return fetch(self, page_path(self, install_id, limit, offset), opts.strict, opts.known_values)
-  end)
-  return next_run, pager.warnings
-end
-
---- Iterates over every run of an install, following pages.  Raises the
--- error object if a page fails mid-way (wrap the loop in pcall).
--- @tparam string install_id
--- @tparam[opt] table opts `page_size` (100), `where` (see nuon.filter), `max`, `strict`
-function Client:each_sandbox_run(install_id, opts)
-  return Pager.iterate((pages(self, "each_sandbox_run", install_id, opts)))
-end
-
---- Collects every run of an install, following pages.
--- @return a sequence of runs (with `.warnings`) or nil, err
-function Client:all_sandbox_runs(install_id, opts)
-  return Pager.collect(pages(self, "all_sandbox_runs", install_id, opts))
+-- Cosockets never block the worker: there is nothing to start.
+for _, name in pairs{ "start_sandbox_runs", "start_sandbox_run", "start_all_sandbox_runs_many" } do
+  Client[name] = function()
+    raise(name, "not in nuon.resty, whose calls never block the nginx worker: call %s",
+      (name:gsub("^start_", "")))
+  end
 end
 
 -- Runs work(id) for each id in a light thread of its own, `concurrency`
@@ -509,7 +455,7 @@ local function in_threads(ids, concurrency, work)
     local ok, err = ngx.thread.wait(threads[k])
     if not ok then
       for j = k + 1, #threads do ngx.thread.kill(threads[j]) end
-      error(err, 0)
+      error(err, 0) -- where.fn or on_progress raised: a bug
     end
   end
 end
@@ -521,13 +467,20 @@ end
 -- @return results, where `results[id] = { runs = ... }` or `{ err = ... }`; or
 -- nil, err when the client is closed
 function Client:sandbox_runs_many(install_ids, opts)
-  local ids
-  ids, opts = args.many("sandbox_runs_many", install_ids, opts, args.MANY)
-  if not private[self] then return nil, closed_error() end
-  local results = {}
+  args.install_ids("sandbox_runs_many", install_ids)
+  opts = args.opts("sandbox_runs_many", opts, args.MANY)
+  local h = self._core
+  if not h then return nil, errors.closed() end
+  local results, ids = {}, {}
+  for k = 1, #install_ids do
+    if results[install_ids[k]] == nil then
+      results[install_ids[k]] = false -- a repeated id is fetched once
+      ids[#ids + 1] = install_ids[k]
+    end
+  end
+  local kv = args.known_values(self.known_values, opts.known_values)
   in_threads(ids, opts.concurrency or 8, function(id, request)
-    local runs, err = request(fetch, self, page_path(self, id, opts.limit, opts.offset), opts.strict,
-      opts.known_values)
+    local runs, err = request(h.sandbox_runs, h, id, opts.limit, opts.offset, nil, opts.strict, kv)
     results[id] = runs and { runs = runs } or { err = err }
   end)
   return results
@@ -543,28 +496,26 @@ end
 -- @return results (`results[id] = { runs = ... }` or `{ err = ... }`), or
 -- nil, err when the client is closed
 function Client:all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts, 2)
-  if not private[self] then return nil, closed_error() end
+  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts)
+  local h = self._core
+  if not h then return nil, errors.closed() end
+  local kv = args.known_values(self.known_values, fleet.known_values)
   in_threads(fleet.ids, fleet.concurrency, function(id, request)
     while true do
       local limit, offset = fleet:request(id)
       if not limit then return end
-      fleet:done(id, request(fetch, self, page_path(self, id, limit, offset), fleet.strict,
-        fleet.known_values))
+      fleet:done(id, request(h.sandbox_runs, h, id, limit, offset, nil, fleet.strict, kv))
     end
   end)
   return fleet.results
 end
-
---- The newest run of an install that matches `where` (see nuon.wait).
-Client.latest_sandbox_run = wait.latest_sandbox_run
 
 --- Polls a run until it reaches a final status (see nuon.wait), sleeping
 -- with `ngx.sleep` and reading the clock with `ngx.now` unless `opts.sleep`
 -- and `opts.clock` say otherwise.
 function Client:wait_sandbox_run(install_id, run_id, opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error(format("nuon: wait_sandbox_run: options must be a table (got %s)", type(opts)), 2)
+    raise("wait_sandbox_run", "options must be a table (got %s)", type(opts))
   end
   local o = { sleep = ngx.sleep, clock = now }
   for k, v in pairs(opts or {}) do o[k] = v end
