@@ -53,6 +53,7 @@ build = {
     ["nuon.args"] = "lua/nuon/args.lua",
     ["nuon.errors"] = "lua/nuon/errors.lua",
     ["nuon.resty"] = "lua/nuon/resty.lua",
+    ["nuon.cosocket"] = "lua/nuon/cosocket.lua",
     ["nuon.nvim"] = "lua/nuon/nvim.lua",
     ["nuon.wait"] = "lua/nuon/wait.lua",
     ["nuon.summary"] = "lua/nuon/summary.lua",

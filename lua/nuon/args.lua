@@ -106,7 +106,7 @@ local function range(lo, hi, integral)
   true)
 end
 
---- Every kind of option value: name -> `{ ok, want, number, max }`, or
+-- Every kind of option value: name -> `{ ok, want, number, max }`, or
 -- `{ check }` for a kind whose check has words of its own.
 _M.KINDS = {
   -- the options of the calls
@@ -287,29 +287,5 @@ _M.WAIT = { timeout = "duration", interval = "duration", max_interval = "duratio
   final = "final" }
 --- `summarize`.
 _M.SUMMARY = { success = "strings", failure = "strings" }
-
---- Checks the arguments of a method over many installs: install_ids a
--- sequence of install ids, opts as `_M.opts` with `allowed`, `concurrency`
--- at most 256.  Returns the ids without repeats, in order, and the options.
-function _M.many(fname, install_ids, opts, allowed, level)
-  level = level or 3
-  if type(install_ids) ~= "table" then
-    error(("nuon: %s: install_ids must be a sequence (got %s)"):format(fname, type(install_ids)), level)
-  end
-  local ids, seen = {}, {}
-  for k = 1, #install_ids do
-    local id = install_ids[k]
-    _M.install_id(fname, id, level + 1)
-    if not seen[id] then
-      seen[id] = true
-      ids[#ids + 1] = id
-    end
-  end
-  opts = _M.opts(fname, opts, allowed, level + 1)
-  if opts.concurrency and opts.concurrency > 256 then
-    error(("nuon: %s: option 'concurrency' must be at most 256"):format(fname), level)
-  end
-  return ids, opts
-end
 
 return _M
