@@ -54,6 +54,25 @@ void *nuon_testudata(lua_State *L, int idx, const char *tname) {
 }
 #endif
 
+void nuon_push_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                     const luaL_Reg *methods) {
+  lua_getfield(L, LUA_REGISTRYINDEX, name);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  /* registered only once complete: luaL_newmetatable registers an empty
+   * table first, and a memory error while filling it would leave every later
+   * object without methods or __gc */
+  lua_createtable(L, 0, 6);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, name);
+}
+
 /* An integer field of the options table at idx in [min, max] (integral floats
  * accepted), or def when absent. */
 static double opt_int_field(lua_State *L, int idx, const char *name, double def, double min,

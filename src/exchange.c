@@ -117,39 +117,38 @@ static nuon_outcome read_response(lua_State *L, int idx, nuon_transfer *t,
   return nuon_classify(t, CURLE_OK, status);
 }
 
-/* The attempt number at idx (1 or more). */
-static int check_attempt(lua_State *L, int idx) {
-  long long n = nuon_opt_count(L, idx);
-  luaL_argcheck(L, n >= 1 && n <= 1000, idx, "attempt number from 1 expected");
-  return (int)n;
+/* The arguments every p:retry and p:result call starts with: the protocol
+ * at 1, the attempt number n (from 1) at 2 into a, and the response at 3 into
+ * t, classified into a->last. */
+static nuon_protocol *read_attempt(lua_State *L, nuon_attempts *a, nuon_transfer *t) {
+  nuon_protocol *p = check_protocol(L);
+  long long n = nuon_opt_count(L, 2);
+  luaL_argcheck(L, n >= 1 && n <= 1000, 2, "attempt number from 1 expected");
+  a->n = (int)n;
+  a->wake_at = -1;
+  a->last = read_response(L, 3, t, p);
+  return p;
 }
 
 /* p:retry(n, response) */
 static int protocol_retry(lua_State *L) {
-  nuon_protocol *p = check_protocol(L);
-  nuon_attempts a = {0, {CURLE_OK, 0, 0}, -1};
+  nuon_attempts a;
   nuon_transfer t;
-  nuon_outcome o;
-  a.n = check_attempt(L, 2);
-  o = read_response(L, 3, &t, p);
-  if (!nuon_attempt_ended(&a, p, o, &t)) return 0;
-  {
-    double d = a.wake_at - nuon_now();
-    lua_pushnumber(L, d > 0 ? d : 0);
-  }
+  nuon_protocol *p = read_attempt(L, &a, &t);
+  double delay;
+  if (!nuon_attempt_ended(&a, p, a.last, &t)) return 0;
+  delay = a.wake_at - nuon_now();
+  lua_pushnumber(L, delay > 0 ? delay : 0);
   return 1;
 }
 
 /* p:result(n, response [, strict, known_values, single]) */
 static int protocol_result(lua_State *L) {
-  nuon_protocol *p = check_protocol(L);
-  nuon_attempts a = {0, {CURLE_OK, 0, 0}, -1};
+  nuon_attempts a;
   nuon_transfer t;
-  nuon_decode_opts opts;
-  a.n = check_attempt(L, 2);
-  opts = nuon_protocol_decode_opts(L, p, 4, 5);
+  nuon_protocol *p = read_attempt(L, &a, &t);
+  nuon_decode_opts opts = nuon_protocol_decode_opts(L, p, 4, 5);
   opts.single = lua_toboolean(L, 6);
-  a.last = read_response(L, 3, &t, p);
   return nuon_return_result(L, &t, &a, &opts, p);
 }
 
@@ -206,27 +205,14 @@ static int protocol_tostring(lua_State *L) {
 }
 
 static void ensure_metatable(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__gc", protocol_gc}, {"__tostring", protocol_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {
     {"path", protocol_path},       {"run_path", protocol_run_path},
     {"url", protocol_url},         {"headers", protocol_headers},
     {"max_body", protocol_max_body}, {"retry", protocol_retry},
     {"result", protocol_result},   {NULL, NULL}};
-  lua_getfield(L, LUA_REGISTRYINDEX, PROTOCOL_MT);
-  if (!lua_isnil(L, -1)) return;
-  lua_pop(L, 1);
-  /* registered only once complete, as the client's metatable */
-  lua_createtable(L, 0, 4);
-  lua_pushcfunction(L, protocol_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, protocol_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, PROTOCOL_MT);
-  lua_setfield(L, -2, "__name");
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, PROTOCOL_MT);
+  nuon_push_class(L, PROTOCOL_MT, meta, methods);
 }
 
 /* core.protocol(settings) */

@@ -206,22 +206,7 @@ static const luaL_Reg client_meta[] = {
   {NULL, NULL}
 };
 
-/* The metatable is registered only once it is complete: luaL_newmetatable
- * registers an empty table first, and a memory error while filling it would
- * leave every later client without methods or __gc. */
 void nuon_http_open(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, NUON_CLIENT_MT);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 5);
-    luaL_setfuncs(L, client_meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, client_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushliteral(L, NUON_CLIENT_MT);
-    lua_setfield(L, -2, "__name");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, NUON_CLIENT_MT);
-  }
+  nuon_push_class(L, NUON_CLIENT_MT, client_meta, client_methods);
   lua_pop(L, 1);
 }

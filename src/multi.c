@@ -39,7 +39,6 @@
 #include "nuon.h"
 
 #define BATCH_MT "nuon.batch"
-#define MAX_CONCURRENCY 256
 
 enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING };
 
@@ -120,7 +119,7 @@ static batch *new_batch(lua_State *L, nuon_client *c, int n, int event) {
     b->socks = calloc((size_t)(2 * n + 8), sizeof *b->socks);
     b->multi = curl_multi_init();
     if (!b->socks || !b->multi) luaL_error(L, "nuon: out of memory");
-    curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
+    curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)NUON_MAX_CONCURRENCY);
     curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     nuon_watch_attach(&b->w, b->multi, b->socks, 2 * n + 8);
   } else {
@@ -287,7 +286,7 @@ static int drive(lua_State *L) {
 /* Reads (concurrency, next, done, strict, known_values) at 2..6. */
 static int read_args(lua_State *L, nuon_client *c, nuon_decode_opts *opts) {
   int concurrency = (int)nuon_opt_count(L, 2);
-  luaL_argcheck(L, concurrency >= 1 && concurrency <= MAX_CONCURRENCY, 2,
+  luaL_argcheck(L, concurrency >= 1 && concurrency <= NUON_MAX_CONCURRENCY, 2,
                 "concurrency must be 1..256");
   luaL_checktype(L, 3, LUA_TFUNCTION);
   luaL_checktype(L, 4, LUA_TFUNCTION);
@@ -305,7 +304,7 @@ int nuon_multi_batch(lua_State *L) {
   if (!c->multi) {
     c->multi = curl_multi_init();
     if (!c->multi) return luaL_error(L, "nuon: curl_multi_init failed");
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONCURRENCY);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)NUON_MAX_CONCURRENCY);
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   }
   b = new_batch(L, c, concurrency, 0); /* at 7 */
@@ -422,7 +421,7 @@ static int batch_result(lua_State *L) {
 static int batch_perform(lua_State *L) {
   batch *b = check_batch(L);
   while (!b->finished) {
-    nuon_wsock ready[2 * MAX_CONCURRENCY + 8]; /* the watch holds at most this many */
+    nuon_wsock ready[2 * NUON_MAX_CONCURRENCY + 8]; /* the watch holds at most this many */
     int i, n, numfds = 0;
     lua_pushcfunction(L, batch_timeout);
     lua_pushvalue(L, 1);
@@ -451,29 +450,13 @@ static int batch_tostring(lua_State *L) {
 }
 
 static void ensure_metatable(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__gc", batch_gc}, {"__close", batch_gc}, {"__tostring", batch_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {
     {"sockets", batch_sockets}, {"timeout", batch_timeout}, {"step", batch_step},
     {"done", batch_done},       {"result", batch_result},   {"perform", batch_perform},
     {"close", batch_gc},        {NULL, NULL}};
-  lua_getfield(L, LUA_REGISTRYINDEX, BATCH_MT);
-  if (!lua_isnil(L, -1)) return;
-  lua_pop(L, 1);
-  /* registered only once complete: a memory error half-way must not leave
-   * a metatable without __gc for every later batch */
-  lua_createtable(L, 0, 5);
-  lua_pushcfunction(L, batch_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, batch_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, batch_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, BATCH_MT);
-  lua_setfield(L, -2, "__name");
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, BATCH_MT);
+  nuon_push_class(L, BATCH_MT, meta, methods);
 }
 
 /* c:start_batch(concurrency, next, done [, strict, known_values, result]) */

@@ -33,6 +33,7 @@
 #define NUON_MAX_RETRIES 10
 #define NUON_MAX_INT 9007199254740992.0 /* 2^53 */
 #define NUON_MAX_ID 1024                /* bytes of an install id */
+#define NUON_MAX_CONCURRENCY 256        /* requests in flight in one batch */
 
 #if defined(__GNUC__)
 #define NUON_INTERNAL __attribute__((visibility("hidden")))
@@ -43,6 +44,12 @@
 #endif
 
 NUON_EXPORT int luaopen_nuon_core(lua_State *L);
+
+/* Pushes the metatable registered as `name`, first making it (meta's
+ * functions, __index = methods, __name) and registering it once complete.
+ * (core.c) */
+NUON_INTERNAL void nuon_push_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                                   const luaL_Reg *methods);
 
 /* ---- error.c: error objects (tables with kind, message, ... and __tostring) */
 

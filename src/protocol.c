@@ -160,21 +160,30 @@ int nuon_protocol_copy(nuon_protocol *dst, const nuon_protocol *src) {
 }
 
 void nuon_push_limits(lua_State *L) {
-  lua_createtable(L, 0, 8);
-  lua_pushnumber(L, NUON_MIN_SECONDS);
-  lua_setfield(L, -2, "min_seconds");
-  lua_pushnumber(L, NUON_MAX_SECONDS);
-  lua_setfield(L, -2, "max_seconds");
-  lua_pushinteger(L, NUON_MAX_RETRIES);
-  lua_setfield(L, -2, "max_retries");
-  lua_pushnumber(L, (double)SIZE_MAX < NUON_MAX_INT ? (double)SIZE_MAX : NUON_MAX_INT);
-  lua_setfield(L, -2, "max_int");
-  lua_pushinteger(L, NUON_MAX_ID);
-  lua_setfield(L, -2, "max_id");
-  lua_pushinteger(L, NUON_DEFAULT_MAX_RUNS);
-  lua_setfield(L, -2, "default_max_runs");
-  lua_pushinteger(L, NUON_DEFAULT_MAX_BODY);
-  lua_setfield(L, -2, "default_max_body");
+  const struct {
+    const char *name;
+    double value;
+    int integer; /* a count (an integer on Lua 5.3+), or seconds and sizes */
+  } limits[] = {
+    {"min_seconds", NUON_MIN_SECONDS, 0},
+    {"max_seconds", NUON_MAX_SECONDS, 0},
+    {"max_retries", NUON_MAX_RETRIES, 1},
+    {"max_int", (double)SIZE_MAX < NUON_MAX_INT ? (double)SIZE_MAX : NUON_MAX_INT, 0},
+    {"max_id", NUON_MAX_ID, 1},
+    {"max_concurrency", NUON_MAX_CONCURRENCY, 1},
+    {"max_depth", NUON_HARD_MAX_DEPTH, 1},
+    {"default_max_runs", NUON_DEFAULT_MAX_RUNS, 1},
+    {"default_max_body", NUON_DEFAULT_MAX_BODY, 1},
+  };
+  size_t i;
+  lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
+  for (i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    if (limits[i].integer)
+      nuon_pushint64(L, (long long)limits[i].value);
+    else
+      lua_pushnumber(L, limits[i].value);
+    lua_setfield(L, -2, limits[i].name);
+  }
 }
 
 /* ---- requests ----------------------------------------------------------- */

@@ -208,29 +208,14 @@ static int request_tostring(lua_State *L) {
 /* ---- construction --------------------------------------------------------- */
 
 static void ensure_metatable(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__gc", request_close}, {"__close", request_close}, {"__tostring", request_tostring},
+    {NULL, NULL}};
   static const luaL_Reg methods[] = {
     {"sockets", request_sockets}, {"timeout", request_timeout}, {"step", request_step},
     {"done", request_done},       {"result", request_result},   {"perform", request_perform},
     {"close", request_close},     {NULL, NULL}};
-  lua_getfield(L, LUA_REGISTRYINDEX, REQUEST_MT);
-  if (!lua_isnil(L, -1)) return;
-  lua_pop(L, 1);
-  /* registered only once complete: a memory error half-way must not leave
-   * a metatable without __gc or __index behind for later requests */
-  lua_createtable(L, 0, 5);
-  lua_pushcfunction(L, request_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, request_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, request_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, REQUEST_MT);
-  lua_setfield(L, -2, "__name");
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, REQUEST_MT);
+  nuon_push_class(L, REQUEST_MT, meta, methods);
 }
 
 /* A new request of client c for the URL at url_idx, decoded with opts
