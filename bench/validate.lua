@@ -1,5 +1,5 @@
 -- bench/validate.lua: peer (b) of the decode benchmark -- cjson.decode followed
--- by a plain pure-Lua walk over spec/server/sandbox_runs.schema.json, the way a
+-- by a plain pure-Lua walk over schema/sandbox_runs.schema.json, the way a
 -- user would write it: the schema is loaded with cjson and interpreted as the
 -- walk goes ($ref, anyOf with null, type, enum, properties,
 -- additionalProperties, items, minimum/maximum).  It does what nuon's decoder
@@ -14,7 +14,7 @@
 -- error. Enum values are looked up in a set made once per enum.
 --
 --   local validate = require "validate"
---   local v = validate.new("spec/server/sandbox_runs.schema.json" [, nuon.enums])
+--   local v = validate.new("schema/sandbox_runs.schema.json" [, nuon.enums])
 --   local runs, err = v:decode(text)         -- cjson.decode + v:check(runs)
 local cjson = require "cjson"
 

@@ -62,7 +62,7 @@ end
 local schema
 local function load_schema()
   if not schema then
-    local fh = assert(io.open(here .. "/server/sandbox_runs.schema.json"))
+    local fh = assert(io.open(here .. "/../schema/sandbox_runs.schema.json"))
     schema = cjson.decode(fh:read("*a"))
     fh:close()
   end

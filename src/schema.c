@@ -1,7 +1,7 @@
 /*
  * schema.c - the sandbox-run schema and its enums as static C tables.
  *
- * Transcribed from ../shared/spec/sandbox_runs.schema.json (the seed
+ * Transcribed from schema/sandbox_runs.schema.json (the seed
  * revision): fields in the schema's (alphabetical) order, then the fields
  * today's server added (../shared/spec/NOTES.md (c)).  Each list is an X-macro
  * so that field counts and key-table slots are computed by the compiler, not

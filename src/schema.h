@@ -2,7 +2,7 @@
  * schema.h - the sandbox-run schema as static C tables (schema.c), read by
  * the decoder (decode.c).
  *
- * The object types and enums of ../shared/spec/sandbox_runs.schema.json, plus
+ * The object types and enums of schema/sandbox_runs.schema.json, plus
  * what today's server added (runner_jobs, status_v2, the run status enums).  Every field name and enum
  * value has a slot in the decoder's key table (a Lua table of interned
  * strings): a type's fields occupy slots key .. key + nfields - 1, an enum's
