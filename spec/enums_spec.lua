@@ -1,7 +1,7 @@
 -- Today's API (issue 13): every enum value a real server has sent is known,
 -- so strict mode accepts every body of every server version; a value no
 -- version sent is worth a warning (an error in strict mode); known_values
--- adds values; the README's table is the C core's table.
+-- adds values; the enum table of the docs (README.md or docs/) is the C core's.
 local nuon = require "nuon"
 local gen = require "server.generator"
 
@@ -130,25 +130,53 @@ describe("nuon.enums and nuon.enum_provenance", function()
     assert.equal("added 2025-06", nuon.enum_provenance.composite_status.drifted)
   end)
 
-  it("are the table the README shows", function()
-    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
-    local fh = assert(io.open(here .. "/../README.md"))
-    local text = fh:read("*a")
-    fh:close()
-    -- rows of the table: | enum | value | provenance |
-    local readme = {}
-    for enum, value, prov in text:gmatch("\n| `([%w_]+)` | `([^`]*)` | ([^|\n]-) |") do
-      readme[enum] = readme[enum] or {}
-      readme[enum][#readme[enum] + 1] = { value, prov }
+  -- The enum tables of the docs: rows | `enum` | `value` | provenance | in
+  -- README.md and docs/*.md, wherever the table stands and however much of
+  -- it a page shows.
+  local root = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec") .. "/.."
+  local function doc_tables()
+    local pages = { "README.md" }
+    local ls = assert(io.popen('ls "' .. root .. '/docs"'))
+    for name in ls:lines() do
+      if name:match("%.md$") then pages[#pages + 1] = "docs/" .. name end
     end
-    for name, values in pairs(nuon.enums) do
-      local rows = readme[name]
-      assert.is_table(rows, "README has no rows for " .. name)
-      assert.equal(#values, #rows, name)
-      for i, v in ipairs(values) do
-        assert.same({ v, nuon.enum_provenance[name][v] }, rows[i], name .. " #" .. i)
+    ls:close()
+    local tables = {}
+    for _, page in ipairs(pages) do
+      local fh = assert(io.open(root .. "/" .. page))
+      local text = fh:read("*a")
+      fh:close()
+      local rows, n = {}, 0
+      for enum, value, prov in text:gmatch("\n| `([%w_]+)` | `([^`]*)` | ([^|\n]-) |") do
+        rows[enum] = rows[enum] or {}
+        rows[enum][#rows[enum] + 1] = { value, prov }
+        n = n + 1
       end
+      if n > 0 then tables[page] = rows end
     end
-    for name in pairs(readme) do assert.is_table(nuon.enums[name], name) end
+    return tables
+  end
+
+  it("are the table the docs show: every row as the core has it, in its order, and one page with all", function()
+    local complete = {}
+    for page, rows in pairs(doc_tables()) do
+      local all = true
+      for name, list in pairs(rows) do
+        local values = nuon.enums[name]
+        assert.is_table(values, page .. ": no enum " .. name)
+        local at = 0 -- rows come in the core's order, each value once
+        for _, row in ipairs(list) do
+          local i = at + 1
+          while values[i] ~= nil and values[i] ~= row[1] do i = i + 1 end
+          assert.is_not_nil(values[i], page .. ": " .. name .. " `" .. row[1] .. "` unknown or out of order")
+          assert.equal(nuon.enum_provenance[name][row[1]], row[2], page .. ": " .. name .. " " .. row[1])
+          at = i
+        end
+        all = all and #list == #values
+      end
+      for name in pairs(nuon.enums) do all = all and rows[name] ~= nil end
+      if all then complete[#complete + 1] = page end
+    end
+    assert.is_true(#complete > 0, "no page of README.md or docs/ shows every enum value")
   end)
 end)
