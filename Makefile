@@ -113,12 +113,13 @@ test:
 # make test-matrix: every Lua the rockspec admits builds nuon.core and passes
 # the specs that do not depend on the host (no nginx, no Neovim, no
 # sanitizers): decoding, configuration, filters, time, summaries, paging and
-# the client and nuon-runs against the test server.  About two minutes on 2 cores.
+# the client and nuon-runs against the test server, the schema generator and
+# the tables it makes.  About two minutes on 2 cores.
 MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
   spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua \
-  spec/core_info_spec.lua
+  spec/core_info_spec.lua spec/schema_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done

@@ -58,7 +58,8 @@ local function walk(v, fn, path)
 end
 
 -- A minimal JSON Schema check of types only (enums are left out on purpose:
--- placeholders and post-seed values lie outside them).
+-- the zero-valued placeholders send "" outside them; enums_spec decodes every
+-- flavor strictly).
 local schema
 local function load_schema()
   if not schema then
