@@ -8,7 +8,8 @@
 #   make test        build everything, start the test API server, run all specs
 #   make test-matrix the host-independent specs on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
 #   make demo        start the test server with generated data and run the examples
-#   make lint        luacheck, cppcheck and warnings-as-errors C builds
+#   make lint        luacheck, cppcheck and warnings-as-errors C builds; src/schema_gen.h current
+#   make schema      src/schema_gen.h from schema/sandbox_runs.schema.json (after editing it)
 #   make docs        the HTML reference (LDoc) into build/docs/
 #   make check-asan  the suite with nuon.core under ASan+UBSan, and allocation failures
 #   make check-valgrind  the C-core specs under valgrind memcheck
@@ -112,13 +113,14 @@ test:
 # make test-matrix: every Lua the rockspec admits builds nuon.core and passes
 # the specs that do not depend on the host (no nginx, no Neovim, no
 # sanitizers): decoding, configuration, filters, time, summaries, paging,
-# errors (which line a mistake blames differs between Luas' stacks) and the
-# client and nuon-runs against the test server.  About two minutes on 2 cores.
+# errors (which line a mistake blames differs between Luas' stacks), the
+# client and nuon-runs against the test server, the schema generator and the
+# tables it makes.  About two minutes on 2 cores.
 MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
   spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua \
-  spec/core_info_spec.lua spec/errors_spec.lua
+  spec/core_info_spec.lua spec/errors_spec.lua spec/schema_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
@@ -127,35 +129,42 @@ test-matrix:
 demo: build
 	bash examples/demo.sh
 
-# make lint: luacheck over the Lua code, luarocks lint over every rockspec,
+# make lint: luacheck over the Lua code, src/schema_gen.h checked against the
+# schema (schema/gen.lua --check), luarocks lint over every rockspec,
 # cppcheck over src/, and the C core
 # built with -Werror for every Lua of MATRIX_LUAS (compat.h takes other paths).
 # cppcheck suppressions, each with its reason:
 #   variableScope: a style preference, not a defect: some files declare a
 #     block's variables at its top, as Lua's own sources and lua-cjson do.
-#   preprocessorErrorDirective in src/schema.c: cppcheck 2.10's preprocessor
-#     miscounts the arguments of schema.c's X-macros (F(name, O(T)) where O(T)
-#     expands to two arguments), which C99 and every compiler accept; the
-#     file, static tables only, is still checked by the -Werror builds.
 # A finding that is wrong in one place is suppressed there, in the source:
 # `// cppcheck-suppress id` on the line before, with the reason (--inline-suppr).
 LUACHECK ?= luacheck
 CPPCHECK ?= cppcheck
 CPPCHECK_FLAGS ?= --std=c99 --enable=warning,style,performance,portability \
   --error-exitcode=1 --inline-suppr --quiet -Isrc \
-  --suppress=variableScope --suppress=preprocessorErrorDirective:src/schema.c
+  --suppress=variableScope
 
 LUAROCKS ?= luarocks
 ROCKSPECS := nuon-scm-1.rockspec $(wildcard rockspecs/*.rockspec)
 
 lint:
-	$(LUACHECK) lua spec examples bench plugin bin/nuon-runs
+	$(LUACHECK) lua spec examples bench plugin schema bin/nuon-runs
+	$(LUA_BIN) schema/gen.lua --check $(SCHEMA_JSON) src/schema_gen.h
 	@for r in $(ROCKSPECS); do echo "$(LUAROCKS) lint $$r"; $(LUAROCKS) lint $$r || exit 1; done
 	@command -v $(CPPCHECK) >/dev/null 2>&1 || { echo "make lint: $(CPPCHECK) not found (apt-get install cppcheck)" >&2; exit 1; }
 	$(CPPCHECK) $(CPPCHECK_FLAGS) src
 	@for v in $(MATRIX_LUAS); do \
 	  $(MAKE) --no-print-directory -B build LUA=$$v CFLAGS="$(OPTFLAGS) -Werror" BUILD=build/lint-$$v || exit 1; \
 	done
+
+# make schema: the C core's object types, fields and enums (src/schema_gen.h,
+# committed) from the JSON Schema, their one source; needs lua-cjson.  Not a
+# step of `make build`: a build never needs more than a C compiler.
+SCHEMA_JSON := schema/sandbox_runs.schema.json
+
+.PHONY: schema
+schema:
+	$(LUA_BIN) schema/gen.lua $(SCHEMA_JSON) src/schema_gen.h
 
 # make docs: the HTML reference from the LDoc comments (config.ld) into
 # build/docs/index.html.  Needs ldoc (Debian lua-ldoc) and, for Markdown in

@@ -23,7 +23,7 @@ if impl == "cjson" then
   decode = require("cjson").decode
 elseif impl == "walk" then
   -- the same known values as nuon (its table of every value the API has sent)
-  local v = require("validate").new(common.root .. "/spec/server/sandbox_runs.schema.json",
+  local v = require("validate").new(common.root .. "/schema/sandbox_runs.schema.json",
     require("nuon.core").enums)
   decode = function(s) return assert(v:decode(s)) end
 elseif impl == "nuon" then

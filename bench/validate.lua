@@ -1,20 +1,21 @@
 -- bench/validate.lua: peer (b) of the decode benchmark -- cjson.decode followed
--- by a plain pure-Lua walk over spec/server/sandbox_runs.schema.json, the way a
+-- by a plain pure-Lua walk over schema/sandbox_runs.schema.json, the way a
 -- user would write it: the schema is loaded with cjson and interpreted as the
 -- walk goes ($ref, anyOf with null, type, enum, properties,
 -- additionalProperties, items, minimum/maximum).  It does what nuon's decoder
 -- does to the same data, no more:
 --   - a wrong JSON type is an error (nil, message with the path);
 --   - a value outside its enum is a warning { path, value, enum } (non-strict),
---     the known values being the seed's plus, when new() is given them
---     (nuon.enums), those the API has sent since; "" is unset, never a warning;
---   - today's `runner_jobs` (not in the seed schema) is validated as an array
---     of app.RunnerJob and `runner_job` is set to its first item when absent.
+--     the known values being the schema's plus, when new() is given them
+--     (nuon.enums: the same ones, or more), those of the enum x-nuon-enum
+--     names; "" is unset, never a warning;
+--   - today's `runner_jobs` is validated as an array of app.RunnerJob and
+--     `runner_job` is set to its first item when absent.
 -- Paths are kept as a stack and turned into text only for a warning or an
 -- error. Enum values are looked up in a set made once per enum.
 --
 --   local validate = require "validate"
---   local v = validate.new("spec/server/sandbox_runs.schema.json" [, nuon.enums])
+--   local v = validate.new("schema/sandbox_runs.schema.json" [, nuon.enums])
 --   local runs, err = v:decode(text)         -- cjson.decode + v:check(runs)
 local cjson = require "cjson"
 
@@ -32,22 +33,11 @@ local function read(path)
   return s
 end
 
--- The seed schema's enum definitions by the names nuon gives them.
-local ENUM_NAMES = {
-  ["app.SandboxRunType"] = "run_type", ["app.RunnerJobStatus"] = "runner_job_status",
-  ["app.RunnerJobGroup"] = "runner_job_group", ["app.RunnerJobOperationType"] = "runner_job_operation",
-  ["app.RunnerJobType"] = "runner_job_type", ["app.RunnerJobExecutionStatus"] = "runner_job_execution_status",
-}
-
 function M.new(schema_path, known)
   local schema = cjson.decode(read(schema_path))
   local defs = schema["$defs"]
-  -- the field today's server sends instead of runner_job (API.md)
-  defs["app.InstallSandboxRun"].properties.runner_jobs = {
-    anyOf = { { type = "array", items = { ["$ref"] = "#/$defs/app.RunnerJob" } }, { type = "null" } },
-  }
-  for name, def in pairs(defs) do
-    local extra = known and ENUM_NAMES[name] and known[ENUM_NAMES[name]]
+  for _, def in pairs(defs) do
+    local extra = known and def["x-nuon-enum"] and known[def["x-nuon-enum"]]
     if def.enum and extra then
       for _, v in ipairs(extra) do def.enum[#def.enum + 1] = v end
     end

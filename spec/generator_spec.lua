@@ -58,11 +58,12 @@ local function walk(v, fn, path)
 end
 
 -- A minimal JSON Schema check of types only (enums are left out on purpose:
--- placeholders and post-seed values lie outside them).
+-- the zero-valued placeholders send "" outside them; enums_spec decodes every
+-- flavor strictly).
 local schema
 local function load_schema()
   if not schema then
-    local fh = assert(io.open(here .. "/server/sandbox_runs.schema.json"))
+    local fh = assert(io.open(here .. "/../schema/sandbox_runs.schema.json"))
     schema = cjson.decode(fh:read("*a"))
     fh:close()
   end

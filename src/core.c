@@ -11,6 +11,7 @@
  *   core.decode_json(text)       value | nil, err  (any JSON; null -> nil)
  *   core.enums                   enum name -> sequence of known values
  *   core.enum_provenance         enum name -> { value -> "seed" | "added 2025-06" | ... }
+ *   core.schema                  object type name -> sequence of { field, kind [, ref] }
  *   core.new_client(opts)        a nuon.client userdata (see http.c)
  *   core.protocol(opts)          the protocol's rules for a transport of its own
  *                                (nuon.resty; see exchange.c)
@@ -256,6 +257,8 @@ int luaopen_nuon_core(lua_State *L) {
   lua_setfield(L, -2, "enums");
   nuon_schema_push_enums(L, 1);
   lua_setfield(L, -2, "enum_provenance");
+  nuon_schema_push_types(L);
+  lua_setfield(L, -2, "schema");
   nuon_error_open(L);
   lua_setfield(L, -2, "error_mt");
   lua_pushstring(L, curl_version());

@@ -124,6 +124,10 @@ NUON_INTERNAL void nuon_decode_open(lua_State *L);
  * provenance set, enum name -> { value -> "seed" | "added YYYY-MM" ... }. */
 NUON_INTERNAL void nuon_schema_push_enums(lua_State *L, int provenance);
 
+/* Pushes a new table: object type name -> sequence of { field, kind [, type
+ * or enum name] } (core.schema). */
+NUON_INTERNAL void nuon_schema_push_types(lua_State *L);
+
 /* ---- transfer.c: one HTTP transfer's state, outside Lua ------------------- */
 
 /*

@@ -2,16 +2,19 @@
  * schema.h - the sandbox-run schema as static C tables (schema.c), read by
  * the decoder (decode.c).
  *
- * The object types and enums of ../shared/spec/sandbox_runs.schema.json, plus
- * what today's server added (runner_jobs, status_v2, the run status enums).  Every field name and enum
- * value has a slot in the decoder's key table (a Lua table of interned
- * strings): a type's fields occupy slots key .. key + nfields - 1, an enum's
- * values slots key .. key + nvalues - 1.
+ * Every object type, field and enum comes from schema_gen.h, which
+ * schema/gen.lua generates from schema/sandbox_runs.schema.json (the seed's
+ * schema and what today's server added: runner_jobs, status_v2, the run
+ * status enums).  Every field name and enum value has a slot in the
+ * decoder's key table (a Lua table of interned strings): a type's fields
+ * occupy slots key .. key + nfields - 1, an enum's values slots
+ * key .. key + nvalues - 1.
  */
 #ifndef NUON_SCHEMA_H
 #define NUON_SCHEMA_H
 
 #include "nuon.h"
+#include "schema_gen.h"
 
 /* What a field holds.  Every kind also admits JSON null (= absent). */
 enum nuon_kind {
@@ -25,37 +28,12 @@ enum nuon_kind {
   NUON_K_STRINGS  /* array of strings */
 };
 
-/* Object types, indexes into nuon_schema_types. */
-enum nuon_type_id {
-  NUON_T_RUN,            /* app.InstallSandboxRun */
-  NUON_T_SANDBOX_CONFIG, /* app.AppSandboxConfig */
-  NUON_T_ARTIFACTS,      /* app.AppSandboxConfig.artifacts */
-  NUON_T_AWS_DELEGATION, /* app.AppAWSDelegationConfig */
-  NUON_T_GITHUB_VCS,     /* app.ConnectedGithubVCSConfig */
-  NUON_T_VCS_CONNECTION, /* app.VCSConnection */
-  NUON_T_VCS_COMMIT,     /* app.VCSConnectionCommit */
-  NUON_T_PUBLIC_GIT,     /* app.PublicGitVCSConfig */
-  NUON_T_LOG_STREAM,     /* app.LogStream */
-  NUON_T_RUNNER_JOB,     /* app.RunnerJob */
-  NUON_T_EXECUTION,      /* app.RunnerJobExecution */
-  NUON_T_RESULT,         /* app.RunnerJobExecutionResult */
-  NUON_T_STATUS_V2,      /* app.CompositeStatus */
-  NUON_T_ACCOUNT,        /* app.Account (a run's created_by) */
-  NUON_NTYPES
-};
-
-/* Enums, indexes into nuon_schema_enums. */
-enum nuon_enum_id {
-  NUON_E_RUN_TYPE,
-  NUON_E_JOB_STATUS,
-  NUON_E_JOB_GROUP,
-  NUON_E_JOB_OPERATION,
-  NUON_E_JOB_TYPE,
-  NUON_E_EXECUTION_STATUS,
-  NUON_E_RUN_STATUS,
-  NUON_E_COMPOSITE_STATUS,
-  NUON_NENUMS
-};
+/* Object types (NUON_T_RUN, the run, first) and enums, indexes into
+ * nuon_schema_types and nuon_schema_enums: from the generated lists. */
+#define NUON_TYPE_ID(id, schema_name) NUON_T_##id,
+enum nuon_type_id { NUON_SCHEMA_TYPES(NUON_TYPE_ID) NUON_NTYPES };
+#define NUON_ENUM_ID(id, name) NUON_E_##id,
+enum nuon_enum_id { NUON_SCHEMA_ENUMS(NUON_ENUM_ID) NUON_NENUMS };
 
 /* No type has more fields than this (seen-field sets are 64-bit masks). */
 #define NUON_SCHEMA_MAX_FIELDS 32
