@@ -21,7 +21,7 @@ local raise = require("nuon.errors").raise
 local check_known_values = core.check_known_values
 local LIMITS = core.limits
 local MAX_ID = LIMITS.max_id
-local MAX_CONCURRENCY = LIMITS.max_concurrency or 256 -- src/multi.c's MAX_CONCURRENCY
+local MAX_CONCURRENCY = LIMITS.max_concurrency -- requests in flight in one batch
 
 local _M = { _VERSION = core.VERSION }
 
@@ -136,6 +136,7 @@ _M.KINDS = {
   backoff = range(0, LIMITS.max_seconds, false),
   retries = range(0, LIMITS.max_retries, true),
   size = range(1, LIMITS.max_int, true),
+  depth = range(1, LIMITS.max_depth, true),
 }
 local KINDS = _M.KINDS
 
@@ -279,7 +280,7 @@ _M.MANY = { concurrency = "concurrency", limit = "count", offset = "count", stri
 _M.FLEET = { concurrency = "concurrency", page_size = "positive", where = "where", max = "count",
   strict = "boolean", on_progress = "function", known_values = "known_values" }
 --- `decode_sandbox_runs`.
-_M.DECODE = { strict = "boolean", max_depth = "positive", max_runs = "positive",
+_M.DECODE = { strict = "boolean", max_depth = "depth", max_runs = "positive",
   known_values = "known_values" }
 --- `wait_sandbox_run`.
 _M.WAIT = { timeout = "duration", interval = "duration", max_interval = "duration",
