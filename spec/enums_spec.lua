@@ -203,7 +203,6 @@ local function compact_table(text)
           pos = pos + 1
         end
       end
-      if n > 0 then tables[page] = rows end
     end
     rows[enum] = out
   end
