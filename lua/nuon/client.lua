@@ -168,23 +168,46 @@ end
 -- @tparam[opt] table opts `concurrency` (8, at most 256), `limit`, `offset`, `strict`
 -- @return results, or nil, err
 function Client:sandbox_runs_many(install_ids, opts)
+  local ids, o, h, kv = self:_many(install_ids, opts)
+  if not ids then return nil, o end
+  local results, k = {}, 0
+  if #ids == 0 then return results end
+  h:batch(min(o.concurrency or 8, #ids), function()
+    k = k + 1
+    if ids[k] == nil then return nil end
+    return ids[k], ids[k], o.limit, o.offset
+  end, function(id, runs, err)
+    results[id] = runs and { runs = runs } or { err = err }
+  end, o.strict, kv)
+  return results
+end
+
+-- What every transport's `sandbox_runs_many` starts with: the arguments
+-- checked, the ids without repeats (in order), the options, the handle and
+-- the known_values; or nil, err when the client is closed.
+function Client:_many(install_ids, opts)
   args.install_ids("sandbox_runs_many", install_ids)
   opts = args.opts("sandbox_runs_many", opts, args.MANY)
   local h = self._core
   if not h then return nil, errors.closed() end
-  local results, k, n = {}, 0, #install_ids
-  local limit, offset = opts.limit, opts.offset
-  if n == 0 then return results end
-  h:batch(min(opts.concurrency or 8, n), function()
-    repeat k = k + 1 until k > n or results[install_ids[k]] == nil
+  local ids, seen = {}, {}
+  for k = 1, #install_ids do
     local id = install_ids[k]
-    if id == nil then return nil end
-    results[id] = false -- on its way: a repeated id is fetched once
-    return id, id, limit, offset
-  end, function(id, runs, err)
-    results[id] = runs and { runs = runs } or { err = err }
-  end, opts.strict, known(self.known_values, opts.known_values))
-  return results
+    if not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+    end
+  end
+  return ids, opts, h, known(self.known_values, opts.known_values)
+end
+
+-- The same for `all_sandbox_runs_many` (and its start_ form): the fleet,
+-- the handle and the known_values, or nil, err.
+function Client:_fleet(fname, install_ids, opts)
+  local fleet = Fleet.new(fname, install_ids, opts)
+  local h = self._core
+  if not h then return nil, errors.closed() end
+  return fleet, h, known(self.known_values, fleet.known_values)
 end
 
 --- Every run of each of many installs, the pages of different installs in
@@ -200,13 +223,11 @@ end
 --   once at the end)
 -- @return results, or nil, err when the client is closed
 function Client:all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts)
-  local h = self._core
-  if not h then return nil, errors.closed() end
+  local fleet, h, kv = self:_fleet("all_sandbox_runs_many", install_ids, opts)
+  if not fleet then return nil, h end
   if fleet:finished() then return fleet.results end
   h:batch(min(fleet.concurrency, #fleet.ids), function() return fleet:next() end,
-    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
-    known(self.known_values, fleet.known_values))
+    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict, kv)
   return fleet.results
 end
 
@@ -219,12 +240,11 @@ end
 -- @tparam[opt] table opts as for `all_sandbox_runs_many`
 -- @return a nuon.batch, or nil, err when the client is closed
 function Client:start_all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("start_all_sandbox_runs_many", install_ids, opts)
-  local h = self._core
-  if not h then return nil, errors.closed() end
+  local fleet, h, kv = self:_fleet("start_all_sandbox_runs_many", install_ids, opts)
+  if not fleet then return nil, h end
   return h:start_batch(min(fleet.concurrency, max(#fleet.ids, 1)), function() return fleet:next() end,
-    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict,
-    known(self.known_values, fleet.known_values), function() return fleet.results end)
+    function(key, runs, err) fleet:done(key, runs, err) end, fleet.strict, kv,
+    function() return fleet.results end)
 end
 
 --- The newest run of an install that matches `where`

@@ -42,6 +42,11 @@ local function created_epoch(run)
   cached_src[run], cached_epoch[run] = ca, t or false
   return t
 end
+--- A run's `created_at` as epoch seconds, or nil when it has none or it
+-- cannot be read (what `where.since` and `where.before` compare).
+-- @function created_epoch
+-- @tparam table run
+-- @treturn ?number
 _M.created_epoch = created_epoch
 
 local function match_all() return true end

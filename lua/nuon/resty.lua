@@ -27,7 +27,6 @@ local config = require "nuon.config"
 local args = require "nuon.args"
 local errors = require "nuon.errors"
 local wait = require "nuon.wait"
-local Fleet = require "nuon.fleet"
 local Base = require "nuon.client"
 local cosocket = require "nuon.cosocket"
 
@@ -149,46 +148,25 @@ local function in_threads(ids, concurrency, work)
   end
 end
 
---- Lists one page of runs for each of many installs, at most `concurrency`
--- requests in flight (light threads).
--- @tparam {string,...} install_ids
--- @tparam[opt] table opts `concurrency` (8, at most 256), `limit`, `offset`, `strict`
--- @return results, where `results[id] = { runs = ... }` or `{ err = ... }`; or
--- nil, err when the client is closed
+--- `nuon.client`'s `sandbox_runs_many`, each install in a light thread of
+-- its own, at most `concurrency` requests in flight.
 function Client:sandbox_runs_many(install_ids, opts)
-  args.install_ids("sandbox_runs_many", install_ids)
-  opts = args.opts("sandbox_runs_many", opts, args.MANY)
-  local h = self._core
-  if not h then return nil, errors.closed() end
-  local results, ids = {}, {}
-  for k = 1, #install_ids do
-    if results[install_ids[k]] == nil then
-      results[install_ids[k]] = false -- a repeated id is fetched once
-      ids[#ids + 1] = install_ids[k]
-    end
-  end
-  local kv = args.known_values(self.known_values, opts.known_values)
-  in_threads(ids, opts.concurrency or 8, function(id, request)
-    local runs, err = request(h.sandbox_runs, h, id, opts.limit, opts.offset, nil, opts.strict, kv)
+  local ids, o, h, kv = self:_many(install_ids, opts)
+  if not ids then return nil, o end
+  local results = {}
+  in_threads(ids, o.concurrency or 8, function(id, request)
+    local runs, err = request(h.sandbox_runs, h, id, o.limit, o.offset, nil, o.strict, kv)
     results[id] = runs and { runs = runs } or { err = err }
   end)
   return results
 end
 
---- Every run of each of many installs (as `nuon.client`'s
--- `all_sandbox_runs_many`): a light thread per install pages it, at most
--- `concurrency` requests in flight, a freed slot going to the next waiting
--- page.  `on_progress` runs in the light threads.
--- @tparam {string,...} install_ids
--- @tparam[opt] table opts `concurrency` (8), `page_size`, `where`, `max`,
---   `strict`, `on_progress`
--- @return results (`results[id] = { runs = ... }` or `{ err = ... }`), or
--- nil, err when the client is closed
+--- `nuon.client`'s `all_sandbox_runs_many`: a light thread per install pages
+-- it, at most `concurrency` requests in flight, a freed slot going to the
+-- next waiting page; `on_progress` runs in the light threads.
 function Client:all_sandbox_runs_many(install_ids, opts)
-  local fleet = Fleet.new("all_sandbox_runs_many", install_ids, opts)
-  local h = self._core
-  if not h then return nil, errors.closed() end
-  local kv = args.known_values(self.known_values, fleet.known_values)
+  local fleet, h, kv = self:_fleet("all_sandbox_runs_many", install_ids, opts)
+  if not fleet then return nil, h end
   in_threads(fleet.ids, fleet.concurrency, function(id, request)
     while true do
       local limit, offset = fleet:request(id)

@@ -280,7 +280,17 @@ end
 -- for callers doing their own date arithmetic.
 _M._parse_fast = parse_fast
 _M._parse_reference = parse_slow
+--- Days since 1970-01-01 of a proleptic Gregorian date (negative before).
+-- @function days_from_civil
+-- @tparam integer y year
+-- @tparam integer m month, 1-12
+-- @tparam integer d day, 1-31
+-- @treturn integer
 _M.days_from_civil = days_from_civil
+--- The date of a day count since 1970-01-01: year, month, day.
+-- @function civil_from_days
+-- @tparam integer z days
+-- @treturn integer,integer,integer
 _M.civil_from_days = civil_from_days
 
 return _M

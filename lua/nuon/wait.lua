@@ -168,8 +168,8 @@ end
 -- checks the arguments as `wait_sandbox_run` does (raising as `fname`, see
 -- nuon.errors) and returns a table with the settings (`install_id`,
 -- `run_id`, `search`, `clock`, `sleep`, ...).  Start the clock with
--- `start(st)`, poll, and give each poll's result to `feed`.
--- @local
+-- `start(st)`, poll, and give each poll's result to `feed`
+-- (docs/EVENT_LOOPS.md).
 function _M.new_state(fname, client, install_id, run_id, opts)
   args.client(fname, client)
   args.install_id(fname, install_id)
@@ -199,7 +199,6 @@ function _M.new_state(fname, client, install_id, run_id, opts)
 end
 
 --- Starts the clock of a wait: its deadline is `timeout` seconds from now.
--- @local
 function _M.start(st)
   st.start = st.clock()
   st.deadline = st.start + st.timeout
@@ -208,7 +207,6 @@ end
 --- After a poll that gave `run` (nil: not found) or `nil, err`: returns
 -- `true, run` or `true, nil, err` when the wait is over, else `false, delay`
 -- (seconds to wait before the next poll).  Calls `on_change`.
--- @local
 function _M.feed(st, run, err)
   local clock = st.clock
   local now = clock()
