@@ -102,9 +102,9 @@ static void read_decode_opts(lua_State *L, nuon_decode_opts *o) {
     else lua_getfield(L, 2, fields[i]);
   }
   if (!lua_isnil(L, 4) && lua_type(L, 4) != LUA_TSTRING)
-    luaL_error(L, "bad option 'api_version' (string expected)");
+    luaL_error(L, "nuon.core.decode: option 'api_version' must be a string");
   if (!lua_isnil(L, 3) && !nuon_known_values_check(L, 3))
-    luaL_error(L, "bad option 'known_values' (%s)", lua_tostring(L, -1));
+    luaL_error(L, "nuon.core.decode: option 'known_values' %s", lua_tostring(L, -1));
   nuon_decode_opts_read(L, o, 0, 5, 3);
   if (lua_isnil(L, 2)) return;
   o->max_depth = (int)opt_int_field(L, 2, "max_depth", NUON_DEFAULT_MAX_DEPTH, 1,
@@ -164,7 +164,7 @@ static int l_decode_json(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   int depth = (int)luaL_optinteger(L, 2, NUON_DEFAULT_MAX_DEPTH);
   if (depth < 1 || depth > NUON_HARD_MAX_DEPTH)
-    return luaL_argerror(L, 2, "max_depth out of range");
+    return luaL_argerror(L, 2, "max_depth from 1 to 1000 expected");
   lua_settop(L, 2);
   if (nuon_decode_json(L, s, len, depth)) return 1;
   lua_pushnil(L);

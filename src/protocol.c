@@ -262,7 +262,8 @@ const char *nuon_check_named_id(lua_State *L, int idx, size_t *len, const char *
   const char *id = luaL_checklstring(L, idx, len);
   if (*len == 0) luaL_argerror(L, idx, lua_pushfstring(L, "%s id must not be empty", what));
   if (*len > NUON_MAX_ID)
-    luaL_error(L, "%s_id is %d bytes, at most %d", what, (int)*len, NUON_MAX_ID);
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s_id is %d bytes, at most %d", what, (int)*len,
+                                          NUON_MAX_ID));
   return id;
 }
 
