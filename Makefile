@@ -120,7 +120,7 @@ MATRIX_LUAS := 5.1 5.2 5.3 5.4 luajit
 MATRIX_SPECS := spec/decode_spec.lua spec/config_spec.lua spec/filter_spec.lua \
   spec/time_spec.lua spec/summary_spec.lua spec/client_spec.lua spec/wait_spec.lua \
   spec/paging_spec.lua spec/limits_spec.lua spec/format_spec.lua spec/cli_spec.lua \
-  spec/core_info_spec.lua spec/errors_spec.lua spec/schema_spec.lua
+  spec/core_info_spec.lua spec/errors_spec.lua spec/schema_spec.lua spec/protocol_spec.lua
 
 test-matrix:
 	@for v in $(MATRIX_LUAS); do $(MAKE) --no-print-directory LUA=$$v build || exit 1; done
