@@ -44,6 +44,7 @@ describe("core.protocol: requests", function()
     assert.is_false(ok)
     assert.matches("nuon.core.protocol: option 'retries' must be an integer from 0 to 10", err)
     ok, err = pcall(core.protocol, { base_url = "http://x", token = "t\r\nX: y", org_id = "o" })
+    assert.is_false(ok)
     assert.matches("option 'token' contains a control character", err)
     assert.equal(64 * 1024 * 1024, protocol():max_body())
     assert.equal(500, protocol{ max_body = 500 }:max_body())
@@ -141,7 +142,8 @@ describe("core.protocol: result", function()
       ts.fault{ install = id, status = f.status, body = f.body }
       local _, want = c:sandbox_runs(id, { limit = 3 })
       local _, got = p:result(1, { status = f.status, body = f.body })
-      for _, k in ipairs{ "kind", "message", "status", "retryable", "attempts", "error", "description", "user_error" } do
+      for _, k in ipairs{ "kind", "message", "status", "retryable", "attempts", "error", "description",
+        "user_error" } do
         assert.equal(want[k], got[k], k .. " for HTTP " .. f.status)
       end
     end
