@@ -53,8 +53,6 @@
 #define PRINTF_LIKE(f, a)
 #endif
 
-#define HOT NUON_HOT
-
 /* The key table: the schema's strings (slots 1 .. nuon_schema_nkeys), then
  * the decoder's own, after every possible schema slot. */
 #define KEYS_REGISTRY_KEY "nuon.decode.keys"
@@ -675,7 +673,7 @@ static const uchar *read_string_rest(decoder *d, const uchar *b, const uchar *q,
  * closing quote.  *s, *n: its decoded bytes, a slice of the input when it
  * has no escapes, else the scratch block (valid until the scratch is used
  * again). */
-HOT const uchar *read_string(decoder *d, const uchar *p, const char **s, size_t *n) {
+static NUON_INLINE const uchar *read_string(decoder *d, const uchar *p, const char **s, size_t *n) {
   const uchar *b = p + 1, *q = scan_plain(b, d->end);
   if (q < d->end && *q == '"') {
     *s = (const char *)b;
@@ -771,7 +769,7 @@ static void push_number(lua_State *L, const number *num) {
 }
 
 /* Does the input at p (an opening quote) hold exactly the string k (escape-free)? */
-HOT int key_at(const decoder *d, const uchar *p, const void *k, size_t n) {
+static NUON_INLINE int key_at(const decoder *d, const uchar *p, const void *k, size_t n) {
   return (size_t)(d->end - p) > n + 1 && p[n + 1] == '"' && same_bytes(p + 1, k, n);
 }
 
@@ -791,7 +789,7 @@ static unsigned str_hash(const uchar *s, size_t n) {
 /* Pushes the string at p (an opening quote) through the string cache; st:
  * what values of this place or field did lately, updated.  Returns the byte
  * after the string. */
-HOT const uchar *push_string(decoder *d, const uchar *p, str_stat *st) {
+static NUON_INLINE const uchar *push_string(decoder *d, const uchar *p, str_stat *st) {
   lua_State *L = d->L;
   const uchar *q;
   const char *s;
@@ -882,7 +880,7 @@ static const uchar *read_colon(decoder *d, const uchar *p) {
  * key does in compact JSON, returns the first byte of its value (for a
  * cached key, the key string pushed), else NULL and nothing pushed.
  */
-HOT const uchar *match_guess(decoder *d, const uchar *p, int ctx, token guess) {
+static NUON_INLINE const uchar *match_guess(decoder *d, const uchar *p, int ctx, token guess) {
   const key_desc *k = &d->m->keys[guess];
   if (!((k->valid_in >> ctx) & 1) || !pat_at(p, d->end, k->pat, k->m)) return NULL;
   if (guess >= KEY_BASE) lua_rawgeti(d->L, d->mt, guess);
@@ -945,7 +943,7 @@ static const uchar *read_key(decoder *d, const uchar *p, int ti, int *tok) {
 /* Where what follows token prev in learning context lctx is learned: for
  * a field, whose token names its type, in succ_field; else at a hash of
  * both (Fibonacci hashing: the top bits of the product). */
-HOT token *succ_slot(memo *m, unsigned lctx, token prev) {
+static NUON_INLINE token *succ_slot(memo *m, unsigned lctx, token prev) {
   if (prev != TOK_NONE && prev < KEY_BASE) return &m->succ_field[prev];
   return &m->succ[((uint64_t)lctx << 16 | prev) * 0x9E3779B97F4A7C15ULL >> 51 & (SUCC - 1)];
 }
@@ -957,8 +955,8 @@ HOT token *succ_slot(memo *m, unsigned lctx, token prev) {
  * prev there last time, which learns the key when the guess was wrong.
  * Returns the first byte of the value.
  */
-HOT const uchar *member_key(decoder *d, const uchar *p, int ti, unsigned lctx, token prev,
-                            int *tok) {
+static NUON_INLINE const uchar *member_key(decoder *d, const uchar *p, int ti, unsigned lctx,
+                                           token prev, int *tok) {
   int ctx = ti >= 0 ? ti : CTX_GENERIC;
   token *learn = succ_slot(d->m, lctx, prev), guess = *learn;
   const uchar *v;
@@ -986,17 +984,17 @@ HOT const uchar *member_key(decoder *d, const uchar *p, int ti, unsigned lctx, t
  * recent size, forgotten slowly (1/16 per table), so that shapes alternating
  * within a stretch of runs never make a table grow while it is filled.  A
  * guess h is kept in 1/16ths. */
-HOT int size_guess(int h) {
+static NUON_INLINE int size_guess(int h) {
   return (h + 15) >> 4;
 }
 
-HOT void size_learn(int *h, int count) {
+static NUON_INLINE void size_learn(int *h, int count) {
   int decayed = *h - (*h >> 4), c = count << 4;
   *h = c > decayed ? c : decayed;
 }
 
 /* One level deeper, at the container opening at p. */
-HOT int enter(decoder *d, const uchar *p) {
+static NUON_INLINE int enter(decoder *d, const uchar *p) {
   if (++d->depth > d->max_depth) {
     fail_depth(d, p);
     return 0;
@@ -1025,7 +1023,7 @@ static void sweep_nulls(lua_State *L) {
 
 /* Table at -2, new key at -1 (token tok, opening quote at at): fails if the
  * key is already in the object. */
-HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
+static NUON_INLINE int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
   lua_State *L = d->L;
   size_t n;
   const char *k;
@@ -1058,7 +1056,7 @@ HOT int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
 /* The key at -1 (token tok, opening quote at kp) has a null value: listed
  * (and popped) when it can be, else put in the table with a null mark.
  * Returns 1 when the table got an entry. */
-HOT int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
+static NUON_INLINE int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
   if (tok < TOK_RAW && seen->nnull < NULL_KEYS) { /* cached: escape-free */
     seen->null_key[seen->nnull] = kp + 1;
     seen->null_len[seen->nnull++] = (uchar)(d->m->keys[tok].m - 3);
@@ -1072,7 +1070,7 @@ HOT int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
 
 /* After a member or item at p: returns the first byte of the next one, or
  * (*closed set) the byte after the closing byte. */
-HOT const uchar *next_member(decoder *d, const uchar *p, uchar close, int *closed) {
+static NUON_INLINE const uchar *next_member(decoder *d, const uchar *p, uchar close, int *closed) {
   const uchar *end = d->end;
   if (p < end) {
     if (*p == ',') {
@@ -1094,7 +1092,7 @@ HOT const uchar *next_member(decoder *d, const uchar *p, uchar close, int *close
 
 /* The first byte inside the container that opens at p; *closed set when
  * it is empty (the byte after it returned). */
-HOT const uchar *first_member(decoder *d, const uchar *p, uchar close, int *closed) {
+static NUON_INLINE const uchar *first_member(decoder *d, const uchar *p, uchar close, int *closed) {
   p = scan_ws(p + 1, d->end);
   if (p < d->end && *p == close) {
     *closed = 1;
@@ -1104,7 +1102,7 @@ HOT const uchar *first_member(decoder *d, const uchar *p, uchar close, int *clos
 }
 
 /* The place of the value under key token tok in the place parent. */
-HOT unsigned place_of(unsigned parent, unsigned tok) {
+static NUON_INLINE unsigned place_of(unsigned parent, unsigned tok) {
   uint64_t x = ((uint64_t)parent << 17 ^ tok) * 0x9E3779B97F4A7C15ULL;
   return (unsigned)(x >> 40) & (PLACES - 1);
 }
@@ -1279,7 +1277,7 @@ static const uchar *parse_strings(decoder *d, const uchar *p, int key) {
 }
 
 /* Path slot `slot` := field f. */
-HOT void set_path(decoder *d, int slot, const nuon_field *f) {
+static NUON_INLINE void set_path(decoder *d, int slot, const nuon_field *f) {
   d->path[slot].name = f->name;
   d->path[slot].len = f->len;
 }
@@ -1327,7 +1325,8 @@ static const char *const kind_names[] = {"string", "integer", "boolean", "object
 
 /* Pushes the (non-null) value at p of field f (key-table slot key); its
  * path entry is slot, set here for what may fail or warn below it. */
-HOT const uchar *parse_field(decoder *d, const uchar *p, const nuon_field *f, int key, int slot) {
+static NUON_INLINE const uchar *parse_field(decoder *d, const uchar *p, const nuon_field *f,
+                                            int key, int slot) {
   lua_State *L = d->L;
   switch (f->kind) {
     case NUON_K_STRING:
