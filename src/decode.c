@@ -56,10 +56,10 @@
 /* The key table: the schema's strings (slots 1 .. nuon_schema_nkeys), then
  * the decoder's own, after every possible schema slot. */
 #define KEYS_REGISTRY_KEY "nuon.decode.keys"
-#define KEY_PATH (NUON_SCHEMA_MAX_KEYS + 1)
-#define KEY_VALUE (NUON_SCHEMA_MAX_KEYS + 2)
-#define KEY_ENUM (NUON_SCHEMA_MAX_KEYS + 3)
-#define KEY_ENUM_NAMES (NUON_SCHEMA_MAX_KEYS + 4) /* one per enum */
+#define KEYTAB_PATH (NUON_SCHEMA_MAX_KEYS + 1)
+#define KEYTAB_VALUE (NUON_SCHEMA_MAX_KEYS + 2)
+#define KEYTAB_ENUM (NUON_SCHEMA_MAX_KEYS + 3)
+#define KEYTAB_ENUM_NAMES (NUON_SCHEMA_MAX_KEYS + 4) /* one per enum */
 
 /* The schema is acyclic: no path through it is longer than 9 entries
  * ([i].runner_jobs[j].executions[k].result.error_metadata.KEY). */
@@ -70,20 +70,20 @@
 #define KEY_CACHE 512
 
 /*
- * Keys are matched by guessing.  A token names a key: for a schema field,
- * the key-table slot of its name (1 .. NUON_SCHEMA_MAX_KEYS); KEY_BASE + i
- * for entry i of the key cache; TOK_RAW for a key with escapes or a long
- * one; TOK_NONE for no key.  Every token has a key_desc.  What followed a
- * token last time is learned per context (succ_slot): the same key is
- * followed by others in other objects (org_id in a run, in a VCS config).
+ * Keys are matched by guessing.  A key id names a key: for a schema field,
+ * the key-table slot of its name (1 .. NUON_SCHEMA_MAX_KEYS); KEY_ID_CACHED
+ * + i for entry i of the key cache; KEY_ID_RAW for a key with escapes or a
+ * long one; KEY_ID_NONE for no key.  Every key id has a key_desc.  What
+ * followed a key last time is learned per context (succ_slot): the same key
+ * is followed by others in other objects (org_id in a run, in a VCS config).
  * A guess is confirmed by comparing bytes, so a stale guess only costs a
  * compare.
  */
-typedef unsigned short token;
-#define TOK_NONE 0
-#define KEY_BASE (NUON_SCHEMA_MAX_KEYS + 1)
-#define TOK_RAW (KEY_BASE + KEY_CACHE)
-#define NTOKENS (TOK_RAW + 1)
+typedef unsigned short key_id;
+#define KEY_ID_NONE 0
+#define KEY_ID_CACHED (NUON_SCHEMA_MAX_KEYS + 1)
+#define KEY_ID_RAW (KEY_ID_CACHED + KEY_CACHE)
+#define NKEY_IDS (KEY_ID_RAW + 1)
 
 /* The context bit of objects outside the schema (types use bits 0 .. 11). */
 #define CTX_GENERIC 15
@@ -114,18 +114,18 @@ typedef struct str_stat {
  * memo.succ, its keys' order).  A collision only makes a guess wrong.
  */
 typedef struct place {
-  int size;
-  str_stat value;
+  int size_hint;    /* the size to create the next table with (size_guess) */
+  str_stat strings; /* its string values */
 } place;
 
 #define PLACE_ITEM 0xFFFFu /* the "key" of an array's items */
 
 /*
- * What a guess of a token is compared with: the member's opening as compact
+ * What a guess of a key is compared with: the member's opening as compact
  * JSON writes it, quote, key, quote, colon (nuon_field.pat), padded for
  * compares 16 bytes at a time (pat_at).  A cache entry is a key outside the
  * schema seen before: keys repeat (the fields of status_v2, workflow,
- * outputs...), so they are pushed from the memo table (slot = the token)
+ * outputs...), so they are pushed from the memo table (slot = the key id)
  * without being hashed and interned by Lua again.
  */
 #define KEY_INLINE 42 /* longer keys are not cached */
@@ -167,9 +167,9 @@ typedef struct str_entry {
  * caller's values (read with lua_pushvalue, cheaper than a table's rawgeti):
  * key-table slot k of a field name is at stack index kbase + k.  The cached
  * strings live in the memo table (see memo below): a cached key at the slot
- * of its token, a cached string value at STR_SLOT(i).
+ * of its key id, a cached string value at STR_SLOT(i).
  */
-#define STR_SLOT(i) (TOK_RAW + 1 + (int)(i))
+#define STR_SLOT(i) (KEY_ID_RAW + 1 + (int)(i))
 
 /*
  * The keys of one object, for finding duplicates.  A 256-bit filter of their
@@ -211,31 +211,38 @@ typedef struct path_entry {
 #define STR_CACHE 1024 /* string cache entries, a power of 2 */
 #define PLACES 1024    /* places, a power of 2 */
 
+/* What one schema field's values did lately. */
+typedef struct field_memo {
+  int size_hint;    /* arrays, maps, string lists: the size to create the
+                       next table with (size_guess) */
+  str_stat strings; /* strings and string lists: their values */
+  /* enums: the last value, when it was escape-free: its bytes, whether it
+   * needed no warning (in the enum, or ""), its Lua string in memo slot =
+   * the field's key id */
+  uchar enum_used, enum_len, enum_known;
+  char enum_bytes[26];
+} field_memo;
+
 typedef struct memo {
   str_entry strs[STR_CACHE];
   unsigned str_hashes[STR_CACHE]; /* apart, so a new string is told apart
                                      without touching the entries */
-  key_desc keys[NTOKENS]; /* by token */
-  /* the token that followed token t last time (succ_slot): a field's in
+  key_desc keys[NKEY_IDS]; /* by key id */
+  /* the key that followed key id t last time (succ_slot): a field's in
    * its type's objects; the others' per context, hashed, and the first key
-   * at t = TOK_NONE */
-  token succ_field[KEY_BASE];
-  token succ[SUCC];
+   * at t = KEY_ID_NONE */
+  key_id succ_field[KEY_ID_CACHED];
+  key_id succ[SUCC];
   place places[PLACES];
-  int hint[NUON_NTYPES]; /* table size to create objects of each type with */
-  /* Per field, by key slot: */
-  struct {
-    int size;       /* enums: the last value's index (-1: none); maps: entries */
-    str_stat value; /* strings: their values */
-    uchar used, n;  /* enums: the last value's bytes (escape-free), whose */
-    char b[26];     /* Lua string is in memo slot `key` */
-  } last[NUON_SCHEMA_MAX_KEYS + 1];
+  int type_size_hint[NUON_NTYPES]; /* table size to create objects of each
+                                       type with (size_guess) */
+  field_memo fields[NUON_SCHEMA_MAX_KEYS + 1]; /* by the field's key id */
 } memo;
 
 typedef char check_contexts[NUON_NTYPES <= CTX_GENERIC ? 1 : -1];
 
 /* Memo-table slots: 1 .. NUON_SCHEMA_MAX_KEYS the last value of each enum
- * field, then the key cache (by token), then the string cache; the memo
+ * field, then the key cache (by key id), then the string cache; the memo
  * userdata last. */
 #define MEMO_UDATA (STR_SLOT(STR_CACHE) + 1)
 #define MEMO_REGISTRY_KEY "nuon.decode.memo"
@@ -246,9 +253,9 @@ typedef struct decoder {
   int depth, max_depth;
   int strict;
   size_t max_runs; /* elements of the top-level typed array; 0: no limit */
-  int keys;     /* stack index of the key table (typed mode) */
-  int scratch;  /* stack index of the scratch userdata (nil until needed) */
-  int warnings; /* stack index of runs.warnings (typed mode) */
+  int key_table; /* stack index of the key table (typed mode) */
+  int scratch;   /* stack index of the scratch userdata (nil until needed) */
+  int warnings;  /* stack index of runs.warnings (typed mode) */
   int nwarnings;
   int pn; /* path slot of the innermost typed container */
   int known; /* stack index of the caller's known_values, 0: none */
@@ -256,9 +263,9 @@ typedef struct decoder {
   char decimal_point; /* the C locale's, read on first use */
   char *buf;          /* scratch: small[] or the userdata's block */
   size_t cap;
-  int kbase; /* stack index of key-table slot 0 (typed mode) */
-  int mt;    /* stack index of the memo table */
-  memo *m;
+  int kbase;      /* stack index of key-table slot 0 (typed mode) */
+  int memo_table; /* stack index of the memo table */
+  memo *m;        /* the memo (its userdata is in the memo table) */
   path_entry path[PATH_SLOTS];
   char small[256];
 } decoder;
@@ -267,7 +274,7 @@ typedef struct decoder {
  * allocates, so it can sit between the writes of an entry's bytes. */
 static void memo_set(decoder *d, int slot) {
   lua_pushvalue(d->L, -1);
-  lua_rawseti(d->L, d->mt, slot);
+  lua_rawseti(d->L, d->memo_table, slot);
 }
 
 typedef struct number {
@@ -489,14 +496,14 @@ static int bad_enum(decoder *d, int plen, const nuon_enum *e) {
   }
   /* { path = ..., value = ..., enum = ... }, keys from the key table */
   lua_createtable(L, 0, 3);
-  lua_rawgeti(L, d->keys, KEY_PATH);
+  lua_rawgeti(L, d->key_table, KEYTAB_PATH);
   push_path(d, plen);
   lua_rawset(L, -3);
-  lua_rawgeti(L, d->keys, KEY_VALUE);
+  lua_rawgeti(L, d->key_table, KEYTAB_VALUE);
   lua_pushvalue(L, -3);
   lua_rawset(L, -3);
-  lua_rawgeti(L, d->keys, KEY_ENUM);
-  lua_rawgeti(L, d->keys, KEY_ENUM_NAMES + (int)(e - nuon_schema_enums));
+  lua_rawgeti(L, d->key_table, KEYTAB_ENUM);
+  lua_rawgeti(L, d->key_table, KEYTAB_ENUM_NAMES + (int)(e - nuon_schema_enums));
   lua_rawset(L, -3);
   lua_rawseti(L, d->warnings, ++d->nwarnings);
   return 1;
@@ -805,7 +812,7 @@ static NUON_INLINE const uchar *push_string(decoder *d, const uchar *p, str_stat
   if (st->last >= 0) { /* only ever set to an entry in use */
     e = &d->m->strs[st->last];
     if (pat_at(p + 1, d->end, e->b, (size_t)e->n + 1)) {
-      lua_rawgeti(L, d->mt, STR_SLOT(st->last));
+      lua_rawgeti(L, d->memo_table, STR_SLOT(st->last));
       st->miss = 0;
       return p + e->n + 2;
     }
@@ -825,7 +832,7 @@ static NUON_INLINE const uchar *push_string(decoder *d, const uchar *p, str_stat
   h = hash & (STR_CACHE - 1);
   e = &d->m->strs[h];
   if (d->m->str_hashes[h] == hash && e->n == raw && e->used && same_bytes(e->b, p + 1, raw)) {
-    lua_rawgeti(L, d->mt, STR_SLOT(h));
+    lua_rawgeti(L, d->memo_table, STR_SLOT(h));
     st->miss = 0;
   } else {
     lua_pushlstring(L, s, n);
@@ -880,20 +887,20 @@ static const uchar *read_colon(decoder *d, const uchar *p) {
  * key does in compact JSON, returns the first byte of its value (for a
  * cached key, the key string pushed), else NULL and nothing pushed.
  */
-static NUON_INLINE const uchar *match_guess(decoder *d, const uchar *p, int ctx, token guess) {
+static NUON_INLINE const uchar *match_guess(decoder *d, const uchar *p, int ctx, key_id guess) {
   const key_desc *k = &d->m->keys[guess];
   if (!((k->valid_in >> ctx) & 1) || !pat_at(p, d->end, k->pat, k->m)) return NULL;
-  if (guess >= KEY_BASE) lua_rawgeti(d->L, d->mt, guess);
+  if (guess >= KEY_ID_CACHED) lua_rawgeti(d->L, d->memo_table, guess);
   return p + k->m;
 }
 
 /*
  * The member at p whose key was not the guess (or not written compactly):
- * reads the key and the colon.  *tok: the key's token; for any token but a
+ * reads the key and the colon.  *kid: the key's id; for any key but a
  * schema field (of type ti; -1: none), the key string is pushed.  Returns
  * the first byte of the value.
  */
-static const uchar *read_key(decoder *d, const uchar *p, int ti, int *tok) {
+static const uchar *read_key(decoder *d, const uchar *p, int ti, int *kid) {
   lua_State *L = d->L;
   const uchar *q;
   const char *s;
@@ -906,22 +913,22 @@ static const uchar *read_key(decoder *d, const uchar *p, int ti, int *tok) {
     const nuon_type *t = &nuon_schema_types[ti];
     int fi = find_field(t, s, n);
     if (fi >= 0) {
-      *tok = t->key + fi;
+      *kid = t->key + fi;
       return read_colon(d, q);
     }
   }
   if ((const uchar *)s != p + 1 || n > KEY_INLINE) { /* escaped or long: not cached */
     lua_pushlstring(L, s, n);
-    *tok = TOK_RAW;
+    *kid = KEY_ID_RAW;
     return read_colon(d, q);
   }
   /* the bucket's two entries; the one not used last is replaced */
-  b = &d->m->keys[KEY_BASE + 2 * key_hash(p + 1, n)];
+  b = &d->m->keys[KEY_ID_CACHED + 2 * key_hash(p + 1, n)];
   for (w = 0; w < 2; w++)
     if (b[w].m == n + 3 && same_bytes(b[w].pat + 1, s, n)) break;
   if (w < 2) {
     k = &b[w];
-    lua_rawgeti(L, d->mt, (int)(k - d->m->keys));
+    lua_rawgeti(L, d->memo_table, (int)(k - d->m->keys));
   } else {
     w = b->evict;
     k = &b[w];
@@ -936,29 +943,29 @@ static const uchar *read_key(decoder *d, const uchar *p, int ti, int *tok) {
   }
   b->evict = (uchar)!w;
   if (ti >= 0) k->valid_in |= 1u << ti; /* none of ti's fields: find_field said so */
-  *tok = (int)(k - d->m->keys);
+  *kid = (int)(k - d->m->keys);
   return read_colon(d, q);
 }
 
-/* Where what follows token prev in learning context lctx is learned: for
- * a field, whose token names its type, in succ_field; else at a hash of
+/* Where what follows key prev in learning context lctx is learned: for
+ * a field, whose key id names its type, in succ_field; else at a hash of
  * both (Fibonacci hashing: the top bits of the product). */
-static NUON_INLINE token *succ_slot(memo *m, unsigned lctx, token prev) {
-  if (prev != TOK_NONE && prev < KEY_BASE) return &m->succ_field[prev];
+static NUON_INLINE key_id *succ_slot(memo *m, unsigned lctx, key_id prev) {
+  if (prev != KEY_ID_NONE && prev < KEY_ID_CACHED) return &m->succ_field[prev];
   return &m->succ[((uint64_t)lctx << 16 | prev) * 0x9E3779B97F4A7C15ULL >> 51 & (SUCC - 1)];
 }
 
 /*
- * The member at p, after the member of token prev (TOK_NONE: the first), in
+ * The member at p, after the member of key prev (KEY_ID_NONE: the first), in
  * an object of schema type ti (-1: none) and learning context lctx: its key
- * (token in *tok, pushed unless a schema field), guessed from what followed
+ * (its id in *kid, pushed unless a schema field), guessed from what followed
  * prev there last time, which learns the key when the guess was wrong.
  * Returns the first byte of the value.
  */
 static NUON_INLINE const uchar *member_key(decoder *d, const uchar *p, int ti, unsigned lctx,
-                                           token prev, int *tok) {
+                                           key_id prev, int *kid) {
   int ctx = ti >= 0 ? ti : CTX_GENERIC;
-  token *learn = succ_slot(d->m, lctx, prev), guess = *learn;
+  key_id *learn = succ_slot(d->m, lctx, prev), guess = *learn;
   const uchar *v;
   if (p >= d->end) return fail_eof(d);
   if (*p != '"') return fail_unexpected(d, p);
@@ -970,11 +977,11 @@ static NUON_INLINE const uchar *member_key(decoder *d, const uchar *p, int ti, u
     v = match_guess(d, p, ctx, guess);
   }
   if (v) {
-    *tok = guess;
+    *kid = guess;
     return *v > ' ' ? v : read_colon(d, v - 1);
   }
-  v = read_key(d, p, ti, tok);
-  if (v) *learn = (token)*tok;
+  v = read_key(d, p, ti, kid);
+  if (v) *learn = (key_id)*kid;
   return v;
 }
 
@@ -1021,17 +1028,17 @@ static void sweep_nulls(lua_State *L) {
   }
 }
 
-/* Table at -2, new key at -1 (token tok, opening quote at at): fails if the
+/* Table at -2, new key at -1 (key id kid, opening quote at at): fails if the
  * key is already in the object. */
-static NUON_INLINE int check_unique(decoder *d, key_set *seen, int tok, const uchar *at) {
+static NUON_INLINE int check_unique(decoder *d, key_set *seen, int kid, const uchar *at) {
   lua_State *L = d->L;
   size_t n;
   const char *k;
   int i;
-  if (tok < TOK_RAW) {
+  if (kid < KEY_ID_RAW) {
     /* by bucket, not entry: a key evicted (by a nested object's) and read
      * again may come back in the bucket's other entry */
-    unsigned h = (((unsigned)tok - KEY_BASE) >> 1) & 255;
+    unsigned h = (((unsigned)kid - KEY_ID_CACHED) >> 1) & 255;
     uint64_t bit = (uint64_t)1 << (h & 63);
     if (!(seen->w[h >> 6] & bit)) {
       seen->w[h >> 6] |= bit;
@@ -1053,13 +1060,13 @@ static NUON_INLINE int check_unique(decoder *d, key_set *seen, int tok, const uc
   return 0;
 }
 
-/* The key at -1 (token tok, opening quote at kp) has a null value: listed
+/* The key at -1 (key id kid, opening quote at kp) has a null value: listed
  * (and popped) when it can be, else put in the table with a null mark.
  * Returns 1 when the table got an entry. */
-static NUON_INLINE int null_member(decoder *d, key_set *seen, int tok, const uchar *kp) {
-  if (tok < TOK_RAW && seen->nnull < NULL_KEYS) { /* cached: escape-free */
+static NUON_INLINE int null_member(decoder *d, key_set *seen, int kid, const uchar *kp) {
+  if (kid < KEY_ID_RAW && seen->nnull < NULL_KEYS) { /* cached: escape-free */
     seen->null_key[seen->nnull] = kp + 1;
-    seen->null_len[seen->nnull++] = (uchar)(d->m->keys[tok].m - 3);
+    seen->null_len[seen->nnull++] = (uchar)(d->m->keys[kid].m - 3);
     lua_pop(d->L, 1);
     return 0;
   }
@@ -1101,9 +1108,9 @@ static NUON_INLINE const uchar *first_member(decoder *d, const uchar *p, uchar c
   return p;
 }
 
-/* The place of the value under key token tok in the place parent. */
-static NUON_INLINE unsigned place_of(unsigned parent, unsigned tok) {
-  uint64_t x = ((uint64_t)parent << 17 ^ tok) * 0x9E3779B97F4A7C15ULL;
+/* The place of the value under key id kid in the place parent. */
+static NUON_INLINE unsigned place_of(unsigned parent, unsigned kid) {
+  uint64_t x = ((uint64_t)parent << 17 ^ kid) * 0x9E3779B97F4A7C15ULL;
   return (unsigned)(x >> 40) & (PLACES - 1);
 }
 
@@ -1117,23 +1124,23 @@ static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl, int ma
   lua_State *L = d->L;
   key_set seen = KEY_SET_INIT;
   unsigned lctx = map_key < 0 ? LCTX_PLACE(pl) : LCTX_MAP(map_key);
-  int *size = map_key < 0 ? &d->m->places[pl].size : &d->m->last[map_key].size;
-  token prev = TOK_NONE;
+  int *size = map_key < 0 ? &d->m->places[pl].size_hint : &d->m->fields[map_key].size_hint;
+  key_id prev = KEY_ID_NONE;
   int has_null = 0, count = 0, closed = 0;
   if (!enter(d, p)) return NULL;
   lua_createtable(L, 0, size_guess(*size));
   p = first_member(d, p, '}', &closed);
   while (!closed) {
     const uchar *kp = p;
-    int tok;
-    p = member_key(d, p, -1, lctx, prev, &tok);
+    int kid;
+    p = member_key(d, p, -1, lctx, prev, &kid);
     if (!p) return NULL;
-    prev = (token)tok;
-    if (!check_unique(d, &seen, tok, kp)) return NULL;
+    prev = (key_id)kid;
+    if (!check_unique(d, &seen, kid, kp)) return NULL;
     if (*p == 'n') {
       p = read_literal(d, p, "null", 4);
       if (!p) return NULL;
-      if (null_member(d, &seen, tok, kp)) {
+      if (null_member(d, &seen, kid, kp)) {
         has_null = 1;
         count++;
       }
@@ -1142,9 +1149,9 @@ static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl, int ma
       continue;
     }
     if (map_key < 0) {
-      p = parse_value(d, p, place_of(pl, (unsigned)tok));
+      p = parse_value(d, p, place_of(pl, (unsigned)kid));
     } else if (*p == '"') {
-      p = push_string(d, p, &d->m->places[place_of((unsigned)map_key, (unsigned)tok)].value);
+      p = push_string(d, p, &d->m->places[place_of((unsigned)map_key, (unsigned)kid)].strings);
     } else {
       d->path[d->pn].name = lua_tolstring(L, -1, &d->path[d->pn].len);
       return wrong_type(d, p, d->pn + 1, "string");
@@ -1167,7 +1174,7 @@ static const uchar *parse_array(decoder *d, const uchar *p, unsigned pl) {
   unsigned item = place_of(pl, PLACE_ITEM);
   int i = 0, closed = 0;
   if (!enter(d, p)) return NULL;
-  lua_createtable(L, size_guess(d->m->places[pl].size), 0);
+  lua_createtable(L, size_guess(d->m->places[pl].size_hint), 0);
   p = first_member(d, p, ']', &closed);
   while (!closed) {
     ++i;
@@ -1182,7 +1189,7 @@ static const uchar *parse_array(decoder *d, const uchar *p, unsigned pl) {
     p = next_member(d, p, ']', &closed);
     if (!p) return NULL;
   }
-  size_learn(&d->m->places[pl].size, i);
+  size_learn(&d->m->places[pl].size_hint, i);
   d->depth--;
   return p;
 }
@@ -1193,7 +1200,7 @@ static const uchar *parse_value(decoder *d, const uchar *p, unsigned pl) {
   lua_State *L = d->L;
   if (p >= d->end) return fail_eof(d);
   switch (*p) {
-    case '"': return push_string(d, p, &d->m->places[pl].value);
+    case '"': return push_string(d, p, &d->m->places[pl].strings);
     case '{': return parse_object(d, p, pl, -1);
     case '[': return parse_array(d, p, pl);
     case 't':
@@ -1237,7 +1244,7 @@ static const uchar *null_item(decoder *d, const uchar *p, int plen, const char *
     return fail_type(d, plen, expected, "null");
   }
   lua_createtable(L, 0, 3);
-  lua_rawgeti(L, d->keys, KEY_PATH);
+  lua_rawgeti(L, d->key_table, KEYTAB_PATH);
   push_path(d, plen);
   lua_rawset(L, -3);
   lua_pushstring(L, expected);
@@ -1254,7 +1261,7 @@ static const uchar *parse_strings(decoder *d, const uchar *p, int key) {
   lua_State *L = d->L;
   int slot = d->pn, i = 0, n = 0, closed = 0;
   if (!enter(d, p)) return NULL;
-  lua_createtable(L, size_guess(d->m->last[key].size), 0);
+  lua_createtable(L, size_guess(d->m->fields[key].size_hint), 0);
   p = first_member(d, p, ']', &closed);
   while (!closed) {
     d->path[slot].name = NULL;
@@ -1262,7 +1269,7 @@ static const uchar *parse_strings(decoder *d, const uchar *p, int key) {
     if (p < d->end && *p == 'n') {
       p = null_item(d, p, slot + 1, "string");
     } else if (p < d->end && *p == '"') {
-      p = push_string(d, p, &d->m->last[key].value);
+      p = push_string(d, p, &d->m->fields[key].strings);
       if (p) lua_rawseti(L, -2, ++n);
     } else {
       return wrong_type(d, p, slot + 1, "string");
@@ -1271,7 +1278,7 @@ static const uchar *parse_strings(decoder *d, const uchar *p, int key) {
     p = next_member(d, p, ']', &closed);
     if (!p) return NULL;
   }
-  size_learn(&d->m->last[key].size, n);
+  size_learn(&d->m->fields[key].size_hint, n);
   d->depth--;
   return p;
 }
@@ -1282,40 +1289,41 @@ static NUON_INLINE void set_path(decoder *d, int slot, const nuon_field *f) {
   d->path[slot].len = f->len;
 }
 
-/* The enum field f at p (key-table slot key, path slot slot): the last
- * value's bytes are cached with its index in the enum (-1: not in it;
- * ENUM_UNSET: "") in last[key].size. */
-#define ENUM_UNSET INT_MAX
+/* The enum field f at p (key-table slot key, path slot slot).  The last
+ * value is remembered in the field's memo (its bytes, whether it is known,
+ * its Lua string), so a repeat costs one compare. */
 static const uchar *parse_enum(decoder *d, const uchar *p, const nuon_field *f, int key, int slot) {
   lua_State *L = d->L;
   const nuon_enum *e = &nuon_schema_enums[f->ref];
-  int i = d->m->last[key].size;
+  field_memo *fm = &d->m->fields[key];
+  int known = fm->enum_known;
   const uchar *q;
-  if (d->m->last[key].used && key_at(d, p, d->m->last[key].b, d->m->last[key].n)) {
-    q = p + d->m->last[key].n + 2;
-    lua_rawgeti(L, d->mt, key);
+  if (fm->enum_used && key_at(d, p, fm->enum_bytes, fm->enum_len)) {
+    q = p + fm->enum_len + 2;
+    lua_rawgeti(L, d->memo_table, key);
   } else {
     const char *s;
     size_t n;
+    int i;
     q = read_string(d, p, &s, &n);
     if (!q) return NULL;
     for (i = e->nvalues - 1; i >= 0; i--)
       if (e->values[i].len == n && same_bytes(e->values[i].s, s, n)) break;
     if (i >= 0) {
-      lua_rawgeti(L, d->keys, e->key + i); /* interned: no hashing */
+      lua_rawgeti(L, d->key_table, e->key + i); /* interned: no hashing */
     } else {
       lua_pushlstring(L, s, n);
-      if (n == 0) i = ENUM_UNSET; /* Go's zero value: unset, in every enum */
     }
-    if ((const uchar *)s == p + 1 && n <= sizeof d->m->last[key].b) {
-      d->m->last[key].used = 1;
-      d->m->last[key].n = (uchar)n;
-      memcpy(d->m->last[key].b, s, n);
-      d->m->last[key].size = i;
+    known = i >= 0 || n == 0; /* "": Go's zero value, unset in every enum */
+    if ((const uchar *)s == p + 1 && n <= sizeof fm->enum_bytes) {
+      fm->enum_used = 1;
+      fm->enum_len = (uchar)n;
+      fm->enum_known = (uchar)known;
+      memcpy(fm->enum_bytes, s, n);
       memo_set(d, key);
     }
   }
-  if (i >= 0) return q;
+  if (known) return q;
   set_path(d, slot, f);
   return bad_enum(d, slot + 1, e) ? q : NULL;
 }
@@ -1330,7 +1338,7 @@ static NUON_INLINE const uchar *parse_field(decoder *d, const uchar *p, const nu
   lua_State *L = d->L;
   switch (f->kind) {
     case NUON_K_STRING:
-      if (*p == '"') return push_string(d, p, &d->m->last[key].value);
+      if (*p == '"') return push_string(d, p, &d->m->fields[key].strings);
       break;
     case NUON_K_INTEGER:
       if (*p == '-' || IS_DIGIT(*p)) {
@@ -1365,7 +1373,7 @@ static NUON_INLINE const uchar *parse_field(decoder *d, const uchar *p, const nu
     case NUON_K_ARRAY:
       if (*p != '[') break;
       set_path(d, slot, f);
-      return parse_typed_array(d, p, f->ref, &d->m->last[key].size);
+      return parse_typed_array(d, p, f->ref, &d->m->fields[key].size_hint);
     case NUON_K_MAP:
       if (*p != '{') break;
       set_path(d, slot, f);
@@ -1406,20 +1414,20 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
   lua_State *L = d->L;
   uint64_t seen = 0, nulls = 0;
   key_set seen_keys = KEY_SET_INIT;
-  token prev = TOK_NONE;
+  key_id prev = KEY_ID_NONE;
   int count = 0, has_null = 0, slot = d->pn, closed = 0;
   if (!enter(d, p)) return NULL;
   d->pn = slot + 1;
-  lua_createtable(L, 0, size_guess(d->m->hint[ti]));
+  lua_createtable(L, 0, size_guess(d->m->type_size_hint[ti]));
   p = first_member(d, p, '}', &closed);
   while (!closed) {
     const uchar *kp = p;
-    int tok;
-    p = member_key(d, p, ti, (unsigned)ti, prev, &tok);
+    int kid;
+    p = member_key(d, p, ti, (unsigned)ti, prev, &kid);
     if (!p) return NULL;
-    prev = (token)tok;
-    if (tok < KEY_BASE) { /* a schema field */
-      const key_desc *k = &d->m->keys[tok];
+    prev = (key_id)kid;
+    if (kid < KEY_ID_CACHED) { /* a schema field */
+      const key_desc *k = &d->m->keys[kid];
       const nuon_field *f = k->f;
       uint64_t bit = (uint64_t)1 << k->fi;
       if (seen & bit) return fail_duplicate(d, kp, f->name, f->len);
@@ -1429,23 +1437,23 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
         if (!p) return NULL;
         nulls |= bit;
       } else {
-        lua_pushvalue(L, d->kbase + tok);
-        p = parse_field(d, p, f, tok, slot);
+        lua_pushvalue(L, d->kbase + kid);
+        p = parse_field(d, p, f, kid, slot);
         if (!p) return NULL;
         lua_rawset(L, -3);
         count++;
       }
     } else { /* kept as decoded */
-      if (!check_unique(d, &seen_keys, tok, kp)) return NULL;
+      if (!check_unique(d, &seen_keys, kid, kp)) return NULL;
       if (*p == 'n') {
         p = read_literal(d, p, "null", 4);
         if (!p) return NULL;
-        if (null_member(d, &seen_keys, tok, kp)) { /* a null mark counts: it is there until the sweep */
-          has_null = 1;
+        if (null_member(d, &seen_keys, kid, kp)) {
+          has_null = 1; /* a null mark counts: it is there until the sweep */
           count++;
         }
       } else {
-        p = parse_value(d, p, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)tok));
+        p = parse_value(d, p, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)kid));
         if (!p) return NULL;
         lua_rawset(L, -3);
         count++;
@@ -1465,7 +1473,7 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
   }
   /* the next object of this type is likely the same size (runs come in
    * stretches of one server version) */
-  size_learn(&d->m->hint[ti], count);
+  size_learn(&d->m->type_size_hint[ti], count);
   d->pn = slot;
   d->depth--;
   return p;
@@ -1512,14 +1520,14 @@ static void push_keys(lua_State *L) {
     lua_pop(L, 1);
     nuon_schema_push_keys(L);
     lua_pushliteral(L, "path");
-    lua_rawseti(L, -2, KEY_PATH);
+    lua_rawseti(L, -2, KEYTAB_PATH);
     lua_pushliteral(L, "value");
-    lua_rawseti(L, -2, KEY_VALUE);
+    lua_rawseti(L, -2, KEYTAB_VALUE);
     lua_pushliteral(L, "enum");
-    lua_rawseti(L, -2, KEY_ENUM);
+    lua_rawseti(L, -2, KEYTAB_ENUM);
     for (i = 0; i < NUON_NENUMS; i++) {
       lua_pushstring(L, nuon_schema_enums[i].name);
-      lua_rawseti(L, -2, KEY_ENUM_NAMES + i);
+      lua_rawseti(L, -2, KEYTAB_ENUM_NAMES + i);
     }
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, KEYS_REGISTRY_KEY);
@@ -1548,13 +1556,13 @@ static memo *push_memo(lua_State *L) {
                                         one never allocates */
   m = (memo *)nuon_newuserdata(L, sizeof(memo));
   memset(m, 0, sizeof *m);
-  for (i = 0; i < PLACES; i++) m->places[i].value.last = -1;
-  for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) m->last[i].value.last = -1;
+  for (i = 0; i < PLACES; i++) m->places[i].strings.last = -1;
+  for (i = 0; i <= NUON_SCHEMA_MAX_KEYS; i++) m->fields[i].strings.last = -1;
   /* each type's fields, guessed in schema order until the server's is learned */
   for (t = 0; t < NUON_NTYPES; t++) {
     const nuon_type *ty = &nuon_schema_types[t];
-    m->hint[t] = ty->nfields << 4;
-    *succ_slot(m, (unsigned)t, TOK_NONE) = (token)ty->key;
+    m->type_size_hint[t] = ty->nfields << 4;
+    *succ_slot(m, (unsigned)t, KEY_ID_NONE) = (key_id)ty->key;
     for (i = 0; i < ty->nfields; i++) {
       const nuon_field *f = &ty->fields[i];
       key_desc *k = &m->keys[ty->key + i];
@@ -1565,7 +1573,7 @@ static memo *push_memo(lua_State *L) {
         k->m = (uchar)(f->len + 3);
         k->valid_in = (unsigned short)(1u << t);
       }
-      if (i + 1 < ty->nfields) m->succ_field[ty->key + i] = (token)(ty->key + i + 1);
+      if (i + 1 < ty->nfields) m->succ_field[ty->key + i] = (key_id)(ty->key + i + 1);
     }
   }
   lua_rawseti(L, -2, MEMO_UDATA);
@@ -1597,18 +1605,18 @@ static void decoder_init(decoder *d, lua_State *L, const char *buf, size_t len, 
   d->buf = d->small;
   d->cap = sizeof d->small;
   d->m = push_memo(L);
-  d->mt = lua_gettop(L);
-  d->keys = d->warnings = d->kbase = 0;
+  d->memo_table = lua_gettop(L);
+  d->key_table = d->warnings = d->kbase = 0;
   if (typed) {
     push_keys(L);
-    d->keys = lua_gettop(L);
+    d->key_table = lua_gettop(L);
     lua_newtable(L);
     d->warnings = lua_gettop(L);
     /* the field names only: enum values are rarely read from the key table
      * (their last value per field is in the memo), so they stay there */
     luaL_checkstack(L, nuon_schema_nfield_keys + 16, "nuon.decode");
     d->kbase = lua_gettop(L);
-    for (i = 1; i <= nuon_schema_nfield_keys; i++) lua_rawgeti(L, d->keys, i);
+    for (i = 1; i <= nuon_schema_nfield_keys; i++) lua_rawgeti(L, d->key_table, i);
   }
   lua_pushnil(L);
   d->scratch = lua_gettop(L);
