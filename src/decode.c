@@ -54,8 +54,9 @@
 #endif
 
 /* The key table: the schema's strings (slots 1 .. nuon_schema_nkeys), then
- * the decoder's own, after every possible schema slot. */
-#define KEYS_REGISTRY_KEY "nuon.decode.keys"
+ * the decoder's own, after every possible schema slot.  In the registry at
+ * the address of key_table_key. */
+static const char key_table_key = 0;
 #define KEYTAB_PATH (NUON_SCHEMA_MAX_KEYS + 1)
 #define KEYTAB_VALUE (NUON_SCHEMA_MAX_KEYS + 2)
 #define KEYTAB_ENUM (NUON_SCHEMA_MAX_KEYS + 3)
@@ -245,7 +246,7 @@ typedef char check_contexts[NUON_NTYPES <= CTX_GENERIC ? 1 : -1];
  * field, then the key cache (by key id), then the string cache; the memo
  * userdata last. */
 #define MEMO_UDATA (STR_SLOT(STR_CACHE) + 1)
-#define MEMO_REGISTRY_KEY "nuon.decode.memo"
+static const char memo_table_key = 0; /* the memo table's registry key */
 
 typedef struct decoder {
   lua_State *L;
@@ -1515,7 +1516,7 @@ static const uchar *parse_typed_array(decoder *d, const uchar *p, int ti, int *s
 /* Pushes the key table (creating and registering it on first use). */
 static void push_keys(lua_State *L) {
   int i;
-  lua_getfield(L, LUA_REGISTRYINDEX, KEYS_REGISTRY_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &key_table_key);
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     nuon_schema_push_keys(L);
@@ -1530,7 +1531,7 @@ static void push_keys(lua_State *L) {
       lua_rawseti(L, -2, KEYTAB_ENUM_NAMES + i);
     }
     lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, KEYS_REGISTRY_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_table_key);
   }
 }
 
@@ -1544,7 +1545,7 @@ void nuon_decode_open(lua_State *L) {
 static memo *push_memo(lua_State *L) {
   memo *m;
   int t, i;
-  lua_getfield(L, LUA_REGISTRYINDEX, MEMO_REGISTRY_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &memo_table_key);
   if (lua_istable(L, -1)) {
     lua_rawgeti(L, -1, MEMO_UDATA);
     m = (memo *)lua_touserdata(L, -1);
@@ -1578,7 +1579,7 @@ static memo *push_memo(lua_State *L) {
   }
   lua_rawseti(L, -2, MEMO_UDATA);
   lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, MEMO_REGISTRY_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &memo_table_key);
   return m;
 }
 
@@ -1764,11 +1765,12 @@ void nuon_decode_opts_read(lua_State *L, nuon_decode_opts *o, int def_strict, in
 }
 
 /* Response metadata of single runs: a table with weak keys, run -> info,
- * so the run's own fields stay the server's. */
-#define META_REGISTRY_KEY "nuon.meta"
+ * so the run's own fields stay the server's.  In the registry at the
+ * address of meta_table_key. */
+static const char meta_table_key = 0;
 
 void nuon_meta_push(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, META_REGISTRY_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &meta_table_key);
   if (lua_istable(L, -1)) return;
   lua_pop(L, 1);
   lua_newtable(L);
@@ -1777,7 +1779,7 @@ void nuon_meta_push(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, META_REGISTRY_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &meta_table_key);
 }
 
 void nuon_meta_set(lua_State *L, const char *api_version) {
