@@ -1650,13 +1650,14 @@ static const uchar *start_document(decoder *d) {
   return p;
 }
 
-static int decode_runs(decoder *d) {
+/* The typed document: the runs array, or (one) a single run object.  The
+ * runs: about one per 2 KB, and the array only grows by doubling. */
+static int decode_typed(decoder *d, int one) {
   const uchar *p = start_document(d);
-  /* the runs: about one per 2 KB, and the array only grows by doubling */
   int size = (int)((d->end - d->start) / 2048) << 4;
   if (!p) return 0;
-  if (*p != '[') return wrong_type(d, p, 0, "array") != NULL;
-  p = parse_typed_array(d, p, NUON_T_RUN, &size);
+  if (*p != (one ? '{' : '[')) return wrong_type(d, p, 0, one ? "object" : "array") != NULL;
+  p = one ? parse_typed(d, p, NUON_T_RUN) : parse_typed_array(d, p, NUON_T_RUN, &size);
   if (!p || !check_trailing(d, p)) return 0;
   lua_pushliteral(d->L, "warnings");
   lua_pushvalue(d->L, d->warnings);
@@ -1664,34 +1665,25 @@ static int decode_runs(decoder *d) {
   return 1;
 }
 
-int nuon_decode_runs(lua_State *L, const char *buf, size_t len, const nuon_decode_opts *opts) {
+/* nuon_decode_runs (one = 0) and nuon_decode_run (one = 1): a run's paths
+ * start at the run (".runner_jobs[1]"), and max_runs applies to arrays. */
+static int decode_typed_body(lua_State *L, const char *buf, size_t len,
+                             const nuon_decode_opts *opts, int one) {
   decoder d;
   int base = lua_gettop(L);
   decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0,
-               opts ? opts->max_runs : 0, 1);
+               opts && !one ? opts->max_runs : 0, 1);
   d.known = opts ? opts->known : 0;
-  return decoder_finish(&d, base, decode_runs(&d));
+  d.dot0 = one;
+  return decoder_finish(&d, base, decode_typed(&d, one));
 }
 
-static int decode_run(decoder *d) {
-  const uchar *p = start_document(d);
-  if (!p) return 0;
-  if (*p != '{') return wrong_type(d, p, 0, "object") != NULL;
-  p = parse_typed(d, p, NUON_T_RUN);
-  if (!p || !check_trailing(d, p)) return 0;
-  lua_pushliteral(d->L, "warnings");
-  lua_pushvalue(d->L, d->warnings);
-  lua_rawset(d->L, -3);
-  return 1;
+int nuon_decode_runs(lua_State *L, const char *buf, size_t len, const nuon_decode_opts *opts) {
+  return decode_typed_body(L, buf, len, opts, 0);
 }
 
 int nuon_decode_run(lua_State *L, const char *buf, size_t len, const nuon_decode_opts *opts) {
-  decoder d;
-  int base = lua_gettop(L);
-  decoder_init(&d, L, buf, len, opts ? opts->max_depth : 0, opts ? opts->strict : 0, 0, 1);
-  d.known = opts ? opts->known : 0;
-  d.dot0 = 1;
-  return decoder_finish(&d, base, decode_run(&d));
+  return decode_typed_body(L, buf, len, opts, 1);
 }
 
 /* ---- options and metadata ------------------------------------------------------ */
