@@ -1116,6 +1116,40 @@ static NUON_INLINE unsigned place_of(unsigned parent, unsigned kid) {
 }
 
 /*
+ * A member kept as decoded, its key (id kid, opening quote at kp) at the top
+ * of the stack above its object, its value at p: the key must be new to the
+ * object (seen).  A null leaves the key out (null_member); any other value
+ * is decoded in place place_of(parent, kid) and set.  In a string map
+ * (is_map), the value must be a string.  *count: the object's entries,
+ * *has_null: whether it got a null mark.  Returns the byte after the value.
+ */
+static NUON_INLINE const uchar *kept_member(decoder *d, const uchar *p, const uchar *kp, int kid,
+                                            key_set *seen, unsigned parent, int is_map,
+                                            int *count, int *has_null) {
+  if (!check_unique(d, seen, kid, kp)) return NULL;
+  if (*p == 'n') {
+    p = read_literal(d, p, "null", 4);
+    if (p && null_member(d, seen, kid, kp)) {
+      *has_null = 1;
+      ++*count; /* a null mark counts: it is there until the sweep */
+    }
+    return p;
+  }
+  if (!is_map) {
+    p = parse_value(d, p, place_of(parent, (unsigned)kid));
+  } else if (*p == '"') {
+    p = push_string(d, p, &d->m->places[place_of(parent, (unsigned)kid)].strings);
+  } else {
+    d->path[d->pn].name = lua_tolstring(d->L, -1, &d->path[d->pn].len);
+    return wrong_type(d, p, d->pn + 1, "string");
+  }
+  if (!p) return NULL;
+  lua_rawset(d->L, -3);
+  ++*count;
+  return p;
+}
+
+/*
  * An object outside the schema at p, in place pl: its members kept as
  * decoded.  Or, map_key >= 0, the string map (variables, attrs,
  * error_metadata) in the field of key-table slot map_key, whose values must
@@ -1137,29 +1171,9 @@ static const uchar *parse_object(decoder *d, const uchar *p, unsigned pl, int ma
     p = member_key(d, p, -1, lctx, prev, &kid);
     if (!p) return NULL;
     prev = (key_id)kid;
-    if (!check_unique(d, &seen, kid, kp)) return NULL;
-    if (*p == 'n') {
-      p = read_literal(d, p, "null", 4);
-      if (!p) return NULL;
-      if (null_member(d, &seen, kid, kp)) {
-        has_null = 1;
-        count++;
-      }
-      p = next_member(d, p, '}', &closed);
-      if (!p) return NULL;
-      continue;
-    }
-    if (map_key < 0) {
-      p = parse_value(d, p, place_of(pl, (unsigned)kid));
-    } else if (*p == '"') {
-      p = push_string(d, p, &d->m->places[place_of((unsigned)map_key, (unsigned)kid)].strings);
-    } else {
-      d->path[d->pn].name = lua_tolstring(L, -1, &d->path[d->pn].len);
-      return wrong_type(d, p, d->pn + 1, "string");
-    }
+    p = kept_member(d, p, kp, kid, &seen, map_key < 0 ? pl : (unsigned)map_key, map_key >= 0,
+                    &count, &has_null);
     if (!p) return NULL;
-    lua_rawset(L, -3);
-    count++;
     p = next_member(d, p, '}', &closed);
     if (!p) return NULL;
   }
@@ -1444,21 +1458,10 @@ static const uchar *parse_typed(decoder *d, const uchar *p, int ti) {
         lua_rawset(L, -3);
         count++;
       }
-    } else { /* kept as decoded */
-      if (!check_unique(d, &seen_keys, kid, kp)) return NULL;
-      if (*p == 'n') {
-        p = read_literal(d, p, "null", 4);
-        if (!p) return NULL;
-        if (null_member(d, &seen_keys, kid, kp)) {
-          has_null = 1; /* a null mark counts: it is there until the sweep */
-          count++;
-        }
-      } else {
-        p = parse_value(d, p, place_of(PLACE_ITEM + 1 + (unsigned)ti, (unsigned)kid));
-        if (!p) return NULL;
-        lua_rawset(L, -3);
-        count++;
-      }
+    } else {
+      p = kept_member(d, p, kp, kid, &seen_keys, PLACE_ITEM + 1 + (unsigned)ti, 0, &count,
+                      &has_null);
+      if (!p) return NULL;
     }
     p = next_member(d, p, '}', &closed);
     if (!p) return NULL;
