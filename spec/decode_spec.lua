@@ -833,7 +833,7 @@ describe("limits and duplicate keys", function()
   end)
 
   -- Keys that share a bucket of the decoder's key cache (key_hash in
-  -- src/decode.c for keys under 8 bytes: ((bytes ^ length) * K) >> 40 & 255,
+  -- src/decode_cache.h for keys under 8 bytes: ((bytes ^ length) * K) >> 40 & 255,
   -- in 64-bit integers: Lua 5.4's, or LuaJIT's FFI ones; each VM's syntax is
   -- compiled only on it; Lua 5.1 and 5.2, which have neither, multiply in
   -- 16-bit limbs): a nested object's keys evict a key of the outer object,
