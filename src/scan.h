@@ -1,5 +1,6 @@
 /*
- * scan.h - the decoder's byte-level primitives (decode.c): whitespace,
+ * scan.h - the decoder's byte-level primitives (decode_lex.h reads with
+ * them, decode_cache.h compares keys and cached strings): whitespace,
  * short compares, the plain run of a string, eight digits at once, UTF-8
  * sequences.  Pure functions over [p, end): no Lua, no state, every read
  * bounded by `end`.  Static inline, so the decoder's hot loops keep them in
