@@ -5,16 +5,19 @@
  *
  *   5.4          lua_newuserdatauv
  *   5.3, 5.4     integers (lua_pushinteger keeps an int64 exact)
- *   5.2          no integers; lua_rawlen, lua_absindex, luaL_setfuncs exist
+ *   5.2          no integers; lua_rawlen, lua_absindex, luaL_setfuncs,
+ *                lua_rawgetp and lua_rawsetp exist
  *   LuaJIT 2.1   reports 5.1 but has LUA_OK, luaL_setfuncs, luaL_newlib and
- *                luaL_testudata; lacks lua_rawlen, lua_absindex, integers
+ *                luaL_testudata; lacks lua_rawlen, lua_absindex, lua_rawgetp,
+ *                lua_rawsetp, integers
  *   PUC 5.1      lacks all of the above (Neovim's fallback where LuaJIT is
  *                not ported)
  *
  * PUC 5.1 is told from LuaJIT by luaL_newlib, a macro LuaJIT's lauxlib.h
  * defines and PUC 5.1's does not.  Shims are functions under nuon_ names,
- * defined in core.c; a Lua API name is mapped onto one only where that Lua
- * lacks it, so they never clash with a host's own definitions.
+ * defined in core.c (the two registry ones here, static inline); a Lua API
+ * name is mapped onto one only where that Lua lacks it, so they never clash
+ * with a host's own definitions.
  */
 #ifndef NUON_COMPAT_H
 #define NUON_COMPAT_H
@@ -45,6 +48,27 @@
 #define nuon_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 0)
 #else
 #define nuon_newuserdata(L, sz) lua_newuserdata((L), (sz))
+#endif
+
+/* Registry entries keyed by the address of a static variable (5.2's
+ * lua_rawgetp/lua_rawsetp): no name to collide with another module's, and
+ * each copy of the module loaded has its own.  On 5.1 and LuaJIT, which lack
+ * them, the same with a light userdata key. */
+#if LUA_VERSION_NUM < 502
+#include <stdint.h>
+static inline void nuon_rawgetp(lua_State *L, int idx, const void *p) {
+  idx = nuon_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)p); /* not written through */
+  lua_rawget(L, idx);
+}
+static inline void nuon_rawsetp(lua_State *L, int idx, const void *p) {
+  idx = nuon_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)p);
+  lua_insert(L, -2);
+  lua_rawset(L, idx);
+}
+#define lua_rawgetp(L, i, p) nuon_rawgetp((L), (i), (p))
+#define lua_rawsetp(L, i, p) nuon_rawsetp((L), (i), (p))
 #endif
 
 #if LUA_VERSION_NUM == 501 && !defined(luaL_newlib) /* PUC Lua 5.1 */

@@ -1,5 +1,6 @@
 /*
- * scan.h - the decoder's byte-level primitives (decode.c): whitespace,
+ * scan.h - the decoder's byte-level primitives (decode_lex.h reads with
+ * them, decode_cache.h compares keys and cached strings): whitespace,
  * short compares, the plain run of a string, eight digits at once, UTF-8
  * sequences.  Pure functions over [p, end): no Lua, no state, every read
  * bounded by `end`.  Static inline, so the decoder's hot loops keep them in
@@ -18,10 +19,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Written `static NUON_INLINE`: the hot paths are inlined into the decoder's
+ * loops whatever the compiler's size heuristics say. */
 #if defined(__GNUC__)
-#define NUON_HOT static inline __attribute__((always_inline))
+#define NUON_INLINE inline __attribute__((always_inline))
 #else
-#define NUON_HOT static
+#define NUON_INLINE inline
 #endif
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
@@ -39,7 +42,7 @@
 typedef unsigned char uchar;
 
 /* The first byte at or after p that is not JSON whitespace, or end. */
-NUON_HOT const uchar *scan_ws(const uchar *p, const uchar *end) {
+static NUON_INLINE const uchar *scan_ws(const uchar *p, const uchar *end) {
   /* one compare for the usual case: compact JSON, no whitespace at all */
   while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
@@ -47,7 +50,7 @@ NUON_HOT const uchar *scan_ws(const uchar *p, const uchar *end) {
 
 /* memcmp(a, b, n) == 0 for the short strings compared here (keys, ids),
  * without a library call: overlapping 8- or 4-byte words. */
-NUON_HOT int same_bytes(const void *a, const void *b, size_t n) {
+static NUON_INLINE int same_bytes(const void *a, const void *b, size_t n) {
   const uchar *x = (const uchar *)a, *y = (const uchar *)b;
   if (n >= 8) {
     uint64_t u, v;
@@ -75,14 +78,14 @@ NUON_HOT int same_bytes(const void *a, const void *b, size_t n) {
 }
 
 /* Do the bytes at p hold the n bytes k, with at least one byte after them? */
-NUON_HOT int bytes_at(const uchar *p, const uchar *end, const void *k, size_t n) {
+static NUON_INLINE int bytes_at(const uchar *p, const uchar *end, const void *k, size_t n) {
   return (size_t)(end - p) > n && same_bytes(p, k, n);
 }
 
 /* Do the bytes at p hold the m bytes of pat (m <= 48, pat readable for 48
  * bytes), with at least one byte after them?  16 bytes at a time, where the
  * input has 48 bytes left to read. */
-NUON_HOT int pat_at(const uchar *p, const uchar *end, const char *pat, size_t m) {
+static NUON_INLINE int pat_at(const uchar *p, const uchar *end, const char *pat, size_t m) {
 #ifdef NUON_SSE2
   if (end - p > 48) {
     size_t i = 0;
@@ -102,7 +105,7 @@ NUON_HOT int pat_at(const uchar *p, const uchar *end, const char *pat, size_t m)
 
 /* The first byte at or after q that is '"', '\\', a control character or
  * non-ASCII, or end. */
-NUON_HOT const uchar *scan_plain(const uchar *q, const uchar *end) {
+static NUON_INLINE const uchar *scan_plain(const uchar *q, const uchar *end) {
 #ifdef NUON_SSE2
   const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(' ');
   while (end - q >= 16) {
@@ -137,7 +140,7 @@ NUON_HOT const uchar *scan_plain(const uchar *q, const uchar *end) {
 
 #ifdef NUON_SWAR
 /* If the 8 bytes at p are all decimal digits, their value in *v. */
-NUON_HOT int eight_digits(const uchar *p, uint64_t *v) {
+static NUON_INLINE int eight_digits(const uchar *p, uint64_t *v) {
   uint64_t w;
   memcpy(&w, p, 8);
   /* each byte c: (c & 0xF0) == 0x30 and ((c + 6) & 0xF0) == 0x30; a carry
