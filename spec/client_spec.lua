@@ -417,7 +417,7 @@ describe("retries", function()
   end)
 end)
 
-describe("paging", function()
+describe("client:all_sandbox_runs", function()
   local c
   before_each(function()
     ts.reset()
@@ -443,18 +443,6 @@ describe("paging", function()
     end
   end)
 
-  it("never yields a run twice when runs are inserted while paging", function()
-    local demo = ts.demo[2]
-    local seen, n = {}, 0
-    for run in c:each_sandbox_run(demo.id, { page_size = 20 }) do
-      n = n + 1
-      assert.is_nil(seen[run.id], "duplicate " .. tostring(run.id))
-      seen[run.id] = true
-      if n == 20 then ts.insert(demo.id, 7) end
-    end
-    assert.equal(demo.count, n)
-  end)
-
   it("stops after max runs without fetching more pages", function()
     ts.clear_requests()
     local all = assert(c:all_sandbox_runs(ts.demo[3].id, { page_size = 10, max = 15 }))
@@ -475,6 +463,27 @@ describe("paging", function()
     end
     local errors = assert(c:all_sandbox_runs(demo.id, { where = { status = "error" } }))
     for _, run in ipairs(errors) do assert.equal("error", run.status) end
+  end)
+end)
+
+describe("client:each_sandbox_run", function()
+  local c
+  before_each(function()
+    ts.reset()
+    c = client()
+  end)
+  after_each(function() c:close() end)
+
+  it("never yields a run twice when runs are inserted while paging", function()
+    local demo = ts.demo[2]
+    local seen, n = {}, 0
+    for run in c:each_sandbox_run(demo.id, { page_size = 20 }) do
+      n = n + 1
+      assert.is_nil(seen[run.id], "duplicate " .. tostring(run.id))
+      seen[run.id] = true
+      if n == 20 then ts.insert(demo.id, 7) end
+    end
+    assert.equal(demo.count, n)
   end)
 
   it("raises the error object when a page fails mid-way", function()
