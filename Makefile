@@ -261,8 +261,10 @@ FUZZ_CORPUS_MAX ?= 2048
 fuzz-long:
 	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_LONG_TIME) FUZZ_PAGER_TIME=60
 
+# (nuon.pager's checks raise through nuon.errors, which needs nuon.core)
 fuzz-pager:
-	lua5.4 -e 'package.path = "lua/?.lua;spec/?.lua;" .. package.path' \
+	$(MAKE) --no-print-directory LUA=5.4 build
+	lua5.4 -e 'package.path = "lua/?.lua;spec/?.lua;" .. package.path; package.cpath = "build/lua5.4/?.so;" .. package.cpath' \
 	  spec/fuzz/pager_fuzz.lua $(FUZZ_PAGER_TIME)
 
 fuzz-corpus:
