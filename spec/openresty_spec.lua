@@ -759,6 +759,9 @@ describe("nuon.resty in nginx", function()
         "nuon.all_sandbox_runs: option 'page_size' must be a positive integer",
         "nuon.all_sandbox_runs: option 'where': unknown key 'statuz'",
         "nuon.sandbox_runs_many: option 'concurrency' must be a positive integer",
+        "nuon.resty.new: option 'keepalive_timeout' must be a number of seconds from 0 to 2147483",
+        "nuon.start_sandbox_runs: not in nuon.resty, whose calls never block the nginx worker: call"
+          .. " sandbox_runs",
       }
       assert.equal(#want, #r.calls)
       for i, w in ipairs(want) do

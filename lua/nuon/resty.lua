@@ -73,6 +73,9 @@ end
 -- ---------------------------------------------------------------------------
 -- Construction
 
+-- The options of nuon.resty.new besides nuon.new's (kinds: nuon.args).
+local RESTY_OPTS = { keepalive_timeout = "backoff", keepalive_pool = "positive" }
+
 --- Creates a client for use inside nginx.  Takes every option of `nuon.new`
 -- (resolved the same way: options, then NUON_* variables passed on by the
 -- nginx `env` directive, then the config file) plus `keepalive_timeout` and
@@ -86,21 +89,14 @@ function _M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     raise("resty.new", "options must be a table (got %s)", type(opts))
   end
-  opts = opts or {}
-  local ka, pool_size = opts.keepalive_timeout, opts.keepalive_pool
-  if ka ~= nil and not (type(ka) == "number" and ka >= 0 and ka < 1e9) then
-    raise("resty.new", "option 'keepalive_timeout' must be a non-negative number of seconds")
+  local general, own = {}, {}
+  for k, v in pairs(opts or {}) do
+    if RESTY_OPTS[k] then own[k] = v else general[k] = v end
   end
-  if pool_size ~= nil and not (args.is_int(pool_size) and pool_size > 0 and pool_size <= 10000) then
-    raise("resty.new", "option 'keepalive_pool' must be a positive integer")
-  end
-  local general = {}
-  for k, v in pairs(opts) do
-    if k ~= "keepalive_timeout" and k ~= "keepalive_pool" then general[k] = v end
-  end
+  args.opts("resty.new", own, RESTY_OPTS)
   local s = config.resolve(general, nil, "resty.new")
 
-  local p = cosocket.open(s, ka, pool_size)
+  local p = cosocket.open(s, own.keepalive_timeout, own.keepalive_pool)
   local handle = setmetatable({}, handle_mt)
   private[handle] = p
   return setmetatable({ _core = handle, base_url = s.base_url, org_id = s.org_id, strict = s.strict,

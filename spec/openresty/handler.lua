@@ -161,6 +161,8 @@ function ops.badargs(c, a)
     function() c:all_sandbox_runs(a.install, { page_size = 0 }) end,
     function() c:all_sandbox_runs(a.install, { where = { statuz = "x" } }) end,
     function() c:sandbox_runs_many({ a.install }, { concurrency = 1.5 }) end,
+    function() resty.new{ keepalive_timeout = -1 } end,
+    function() c:start_sandbox_runs(a.install) end,
   }
   for i, f in ipairs(calls) do
     local ok, msg = pcall(f)
